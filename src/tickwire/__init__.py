@@ -1,0 +1,3 @@
+"""tickwire: low-latency multi-venue crypto market data, consolidated."""
+
+__version__ = "0.1.0"

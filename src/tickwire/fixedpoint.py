@@ -1,0 +1,141 @@
+"""Exact decimal text <-> scaled integers. No float anywhere.
+
+A price or size travels through tickwire as an ``int`` counting units of ``10**-scale``:
+``"67012.41"`` at scale 8 is ``6701241000000``. Parsing is strict (ASCII digits, at most one dot,
+no sign, no exponent, no whitespace) and exact; formatting back gives the shortest exact text.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "INT64_MAX",
+    "DecimalTextError",
+    "PriceCache",
+    "TextCache",
+    "format_scaled",
+    "parse_scaled",
+]
+
+INT64_MAX = 2**63 - 1
+
+_POW10 = tuple(10**i for i in range(40))
+_MAX_TEXT_LEN = 64  # longer text cannot be an int64 at any scale we allow (and int() caps digits)
+
+
+class DecimalTextError(ValueError):
+    """Text that is not an exact non-negative decimal at the wanted scale.
+
+    ``reason`` is a short stable tag (``empty``, ``sign``, ``exponent``, ``not_a_number``,
+    ``junk``, ``precision``, ``overflow``, ``not_text``) used as a metrics label.
+    """
+
+    def __init__(self, reason: str, text: object) -> None:
+        super().__init__(f"{reason}: {text!r}")
+        self.reason = reason
+        self.text = text
+
+
+def _reject_reason(text: str) -> str:
+    if not text:
+        return "empty"
+    head = text[0]
+    if head in "+-":
+        return "sign"
+    lowered = text.lower()
+    if "e" in lowered and lowered not in ("inf", "infinity") and not lowered.startswith("nan"):
+        mantissa, _, exponent = lowered.partition("e")
+        if mantissa.replace(".", "", 1).isdigit() and exponent.lstrip("+-").isdigit():
+            return "exponent"
+    if lowered in ("nan", "inf", "infinity") or lowered.startswith("nan"):
+        return "not_a_number"
+    return "junk"
+
+
+def parse_scaled(text: str, scale: int) -> int:
+    """Parse non-negative decimal ``text`` into an integer count of ``10**-scale`` units.
+
+    Accepts ``digits``, ``digits.digits``; digits beyond ``scale`` must be zeros. Raises
+    DecimalTextError (with a ``reason``) for anything else, including values above int64.
+    """
+    if type(text) is not str:
+        raise DecimalTextError("not_text", text)
+    if len(text) > _MAX_TEXT_LEN:
+        raise DecimalTextError("overflow", text[:_MAX_TEXT_LEN] + "...")
+    whole, dot, frac = text.partition(".")
+    if not (whole.isascii() and whole.isdigit()) or (
+        dot and not (frac.isascii() and frac.isdigit())
+    ):
+        raise DecimalTextError(_reject_reason(text), text)
+    extra = len(frac) - scale
+    if extra > 0:
+        if frac[scale:].strip("0"):
+            raise DecimalTextError("precision", text)
+        frac = frac[:scale]
+        extra = 0
+    value = int(whole + frac) * _POW10[-extra] if frac else int(whole) * _POW10[scale]
+    if value > INT64_MAX:
+        raise DecimalTextError("overflow", text)
+    return value
+
+
+def format_scaled(value: int, scale: int) -> str:
+    """Exact shortest decimal text of ``value * 10**-scale`` (no exponent, no trailing zeros)."""
+    if value < 0:
+        return "-" + format_scaled(-value, scale)
+    if scale == 0:
+        return str(value)
+    whole, frac = divmod(value, _POW10[scale])
+    if not frac:
+        return str(whole)
+    return f"{whole}.{str(frac).rjust(scale, '0').rstrip('0')}"
+
+
+class _ScaledMemo:
+    """A bounded memo of one scale's conversion: once full it is cleared and refilled, so a
+    stream of ever-new values costs a conversion each and never grows memory."""
+
+    __slots__ = ("scale", "max_entries", "_memo")
+
+    def __init__(self, scale: int, max_entries: int = 65536) -> None:
+        self.scale = scale
+        self.max_entries = max_entries
+        self._memo: dict = {}
+
+    def _convert(self, key):  # type: ignore[no-untyped-def]
+        raise NotImplementedError
+
+    def _miss(self, key):  # type: ignore[no-untyped-def]
+        value = self._convert(key)
+        memo = self._memo
+        if len(memo) >= self.max_entries:
+            memo.clear()
+        memo[key] = value
+        return value
+
+
+class PriceCache(_ScaledMemo):
+    """Memoised ``parse_scaled``: market prices repeat, and a hit costs one dict lookup."""
+
+    __slots__ = ()
+
+    def _convert(self, key: str) -> int:
+        return parse_scaled(key, self.scale)
+
+    def parse(self, text: str) -> int:
+        """Return the scaled integer of ``text``; raises DecimalTextError like parse_scaled."""
+        value = self._memo.get(text)
+        return self._miss(text) if value is None else value
+
+
+class TextCache(_ScaledMemo):
+    """Memoised ``format_scaled``."""
+
+    __slots__ = ()
+
+    def _convert(self, key: int) -> str:
+        return format_scaled(key, self.scale)
+
+    def format(self, value: int) -> str:
+        """Exact decimal text of ``value`` at this scale."""
+        text = self._memo.get(value)
+        return self._miss(value) if text is None else text

@@ -1,0 +1,346 @@
+"""Binance spot public market data (JSON WebSocket streams), sans-I/O.
+
+Combined-stream connection (``/stream``) with live SUBSCRIBE/UNSUBSCRIBE by id; payloads arrive
+as ``{"stream": "<symbol>@<kind>", "data": {...}}``. The server pings every 20 s and the transport
+answers with a pong; connections are cut after 24 h, so the session reconnects before that.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Sequence
+from urllib.parse import urlsplit
+
+import msgspec
+
+from tickwire.fixedpoint import DecimalTextError, PriceCache
+from tickwire.instruments import Instrument
+from tickwire.model import BUY, SELL, Event, Quote, Ticker, Trade
+from tickwire.venues.base import (
+    NO_EVENTS,
+    Channel,
+    DecodeStats,
+    SymbolState,
+    price_reason,
+    validation_reason,
+)
+
+__all__ = [
+    "BINANCE_SPOT_URL",
+    "BinanceAggTrade",
+    "BinanceBookTicker",
+    "BinanceSpot",
+    "BinanceTicker",
+    "BinanceTrade",
+]
+
+BINANCE_SPOT_URL = "wss://stream.binance.com:9443/stream"
+MAX_STREAMS_PER_SUBSCRIBE = 200
+MS = 1_000_000
+
+_STREAM_KIND = {Channel.BBO: "bookTicker", Channel.TRADES: "aggTrade", Channel.TICKER: "ticker"}
+
+
+class BinanceErrorBody(msgspec.Struct, gc=False):
+    code: int = 0
+    msg: str = ""
+
+
+class BinanceFrame(msgspec.Struct, gc=False):
+    """Any frame: a stream payload, a reply to a request, or a bare event."""
+
+    stream: str = ""
+    data: msgspec.Raw = msgspec.Raw()
+    id: int | str | None = None
+    error: BinanceErrorBody | None = None
+    e: str = ""
+
+
+class BinanceBookTicker(msgspec.Struct, gc=False):
+    u: int
+    s: str
+    b: str
+    B: str
+    a: str
+    A: str
+
+
+class BinanceTrade(msgspec.Struct, gc=False):
+    s: str
+    t: int
+    p: str
+    q: str
+    T: int
+    m: bool
+
+
+class BinanceAggTrade(msgspec.Struct, gc=False):
+    s: str
+    a: int
+    p: str
+    q: str
+    T: int
+    m: bool
+
+
+class BinanceTicker(msgspec.Struct, gc=False):
+    E: int
+    s: str
+    c: str
+
+
+class BinanceBookTickerMessage(msgspec.Struct, gc=False):
+    data: BinanceBookTicker
+
+
+class BinanceTradeMessage(msgspec.Struct, gc=False):
+    data: BinanceTrade
+
+
+class BinanceAggTradeMessage(msgspec.Struct, gc=False):
+    data: BinanceAggTrade
+
+
+class BinanceTickerMessage(msgspec.Struct, gc=False):
+    data: BinanceTicker
+
+
+_frame_decoder = msgspec.json.Decoder(BinanceFrame)
+_STREAM_KINDS = {
+    # stream kind: (decoder of the whole frame, decoder of its "data" alone, payload type)
+    b"bookTicker": (BinanceBookTickerMessage, BinanceBookTicker),
+    b"trade": (BinanceTradeMessage, BinanceTrade),
+    b"aggTrade": (BinanceAggTradeMessage, BinanceAggTrade),
+    b"ticker": (BinanceTickerMessage, BinanceTicker),
+}
+_FRAME_DECODERS = {k: msgspec.json.Decoder(v[0]) for k, v in _STREAM_KINDS.items()}
+_DATA_DECODERS = {k: msgspec.json.Decoder(v[1]) for k, v in _STREAM_KINDS.items()}
+_STREAM_PREFIX = b'{"stream":"'
+_STREAM_START = len(_STREAM_PREFIX)
+_encoder = msgspec.json.Encoder()
+
+
+def venue_symbol(instrument: Instrument) -> str:
+    """Binance's name of a spot instrument: BASE and QUOTE run together (``BTCUSDT``)."""
+    return instrument.base + instrument.quote
+
+
+class BinanceSpot:
+    """Binance spot adapter: subscribe messages, keepalive rules and the frame decoder.
+
+    ``decode`` returns the events a frame carries (never raises); dropped frames are counted in
+    ``stats.errors`` by reason. Replies to requests and venue errors are control frames.
+    """
+
+    name: ClassVar[str] = "binance"
+    default_url: ClassVar[str] = BINANCE_SPOT_URL
+    keepalive_interval: ClassVar[float | None] = None
+    max_connection_age: ClassVar[float | None] = 23.5 * 3600.0
+
+    def __init__(
+        self, instruments: Sequence[Instrument], channels: frozenset[str] = frozenset({Channel.BBO})
+    ) -> None:
+        unknown = channels - Channel.ALL
+        if unknown:
+            raise ValueError(f"binance: unknown channel(s) {', '.join(sorted(unknown))}")
+        self.stats = DecodeStats()
+        caches: dict[int, PriceCache] = {}
+        self._symbols = {venue_symbol(i): SymbolState(i, caches) for i in instruments}
+        self.streams = [
+            f"{name.lower()}@{_STREAM_KIND[channel]}"
+            for name in self._symbols
+            for channel in sorted(channels)
+        ]
+        self._next_request_id = 1
+        self._pending: dict[int, list[str]] = {}
+        self.subscribed: set[str] = set()
+        self._reconnect_requested = False
+        handlers = {
+            b"bookTicker": self._book_ticker,
+            b"aggTrade": self._agg_trade,
+            b"trade": self._trade,
+            b"ticker": self._ticker,
+        }
+        self._fast_path = {k: (_FRAME_DECODERS[k].decode, h) for k, h in handlers.items()}
+        self._slow_path = {k: (_DATA_DECODERS[k].decode, h) for k, h in handlers.items()}
+
+    def connect_url(self, endpoint: str | None) -> str:
+        """The combined-stream URL: ``endpoint`` (or the real venue) with ``/stream`` as path."""
+        url = endpoint or self.default_url
+        path = urlsplit(url).path
+        if path in ("", "/"):
+            url = url.rstrip("/") + "/stream"
+        return url
+
+    def on_connected(self) -> list[bytes]:
+        """Forget per-connection state; return the SUBSCRIBE requests to send, in order."""
+        self._pending.clear()
+        self.subscribed.clear()
+        self._reconnect_requested = False
+        for state in self._symbols.values():
+            state.last_update_id = -1
+        return [
+            self._request("SUBSCRIBE", self.streams[i : i + MAX_STREAMS_PER_SUBSCRIBE])
+            for i in range(0, len(self.streams), MAX_STREAMS_PER_SUBSCRIBE)
+        ]
+
+    def unsubscribe_message(self, streams: list[str]) -> bytes:
+        """An UNSUBSCRIBE request for ``streams``."""
+        return self._request("UNSUBSCRIBE", streams)
+
+    def keepalive_message(self) -> bytes | None:
+        """Binance needs no application-level ping: the server pings, the transport pongs."""
+        return None
+
+    def wants_reconnect(self) -> bool:
+        """True once the venue announced a shutdown of this connection."""
+        return self._reconnect_requested
+
+    def _request(self, method: str, params: list[str]) -> bytes:
+        request_id = self._next_request_id
+        self._next_request_id += 1
+        self._pending[request_id] = params
+        return _encoder.encode({"method": method, "params": params, "id": request_id})
+
+    def decode(self, payload: bytes, recv_ns: int) -> Sequence[Event]:
+        """Events carried by one text frame (often one, none for control frames or errors)."""
+        if payload.startswith(_STREAM_PREFIX):
+            # Compact envelope (what Binance sends): the stream name picks the typed decoder,
+            # so the frame is parsed once.
+            end = payload.find(b'"', _STREAM_START)
+            kind = payload[payload.rfind(b"@", _STREAM_START, end) + 1 : end]
+            route = self._fast_path.get(kind)
+            if route is None:
+                self.stats.error("unknown_message", f"stream {payload[_STREAM_START:end]!r}")
+                return NO_EVENTS
+            decode_frame, handle = route
+            try:
+                return handle(decode_frame(payload).data, recv_ns)
+            except (msgspec.DecodeError, DecimalTextError) as exc:
+                self._count_failure(exc, kind)
+                return NO_EVENTS
+        return self._decode_any_layout(payload, recv_ns)
+
+    def _decode_any_layout(self, payload: bytes, recv_ns: int) -> Sequence[Event]:
+        try:
+            frame = _frame_decoder.decode(payload)
+        except msgspec.ValidationError as exc:
+            self.stats.error("unknown_message", str(exc))
+            return NO_EVENTS
+        except msgspec.DecodeError as exc:
+            self.stats.error("malformed_json", str(exc))
+            return NO_EVENTS
+        if not frame.stream:
+            return self._control(frame)
+        kind = frame.stream.rpartition("@")[2].encode()
+        route = self._slow_path.get(kind)
+        if route is None:
+            self.stats.error("unknown_message", f"stream {frame.stream!r}")
+            return NO_EVENTS
+        decode_data, handle = route
+        try:
+            return handle(decode_data(frame.data), recv_ns)
+        except (msgspec.DecodeError, DecimalTextError) as exc:
+            self._count_failure(exc, kind)
+            return NO_EVENTS
+
+    def _count_failure(self, exc: Exception, kind: bytes) -> None:
+        if isinstance(exc, DecimalTextError):
+            self.stats.error(price_reason(exc), f"{kind.decode()}: {exc}")
+        elif isinstance(exc, msgspec.ValidationError):
+            self.stats.error(validation_reason(str(exc)), f"{kind.decode()}: {exc}")
+        else:
+            self.stats.error("malformed_json", str(exc))
+
+    def _control(self, frame: BinanceFrame) -> Sequence[Event]:
+        stats = self.stats
+        if frame.error is not None:
+            message = f"binance error {frame.error.code}: {frame.error.msg} (request id {frame.id})"
+            stats.error("venue_error", message)
+            stats.venue_errors.append(message)
+            return NO_EVENTS
+        if frame.id is not None:
+            stats.control += 1
+            params = self._pending.pop(frame.id, None)  # type: ignore[arg-type]
+            if params is not None:
+                self.subscribed.update(params)
+            return NO_EVENTS
+        if frame.e == "serverShutdown":
+            stats.control += 1
+            self._reconnect_requested = True
+            return NO_EVENTS
+        stats.error("unknown_message", frame.e or "no stream, id or event")
+        return NO_EVENTS
+
+    def _symbol(self, name: str) -> SymbolState | None:
+        state = self._symbols.get(name)
+        if state is None:
+            self.stats.error("unknown_symbol", name)
+        return state
+
+    def _book_ticker(self, msg: BinanceBookTicker, recv_ns: int) -> Sequence[Event]:
+        state = self._symbols.get(msg.s)
+        if state is None:
+            self.stats.error("unknown_symbol", msg.s)
+            return NO_EVENTS
+        prices = state.prices
+        sizes = state.sizes
+        bid = prices.parse(msg.b)
+        ask = prices.parse(msg.a)
+        bid_size = sizes.parse(msg.B)
+        ask_size = sizes.parse(msg.A)
+        if not (0 < bid < ask) or not (bid_size and ask_size):
+            self._reject_quote(msg, bid, ask, bid_size, ask_size)
+            return NO_EVENTS
+        if msg.u <= state.last_update_id:
+            self.stats.error("stale_update", f"{msg.s} u={msg.u} after {state.last_update_id}")
+            return NO_EVENTS
+        state.last_update_id = msg.u
+        return (Quote("binance", state.symbol, bid, bid_size, ask, ask_size, recv_ns, 0, msg.u),)
+
+    def _reject_quote(
+        self, msg: BinanceBookTicker, bid: int, ask: int, bid_size: int, ask_size: int
+    ) -> None:
+        if bid <= 0 or ask <= 0:
+            reason = "zero_price"
+        elif bid >= ask:
+            reason = "crossed"
+        else:
+            reason = "zero_size"
+        self.stats.error(reason, f"{msg.s} bid={msg.b}x{msg.B} ask={msg.a}x{msg.A}")
+
+    def _agg_trade(self, msg: BinanceAggTrade, recv_ns: int) -> Sequence[Event]:
+        return self._trade_event(msg.s, msg.p, msg.q, msg.m, msg.a, msg.T, recv_ns)
+
+    def _trade(self, msg: BinanceTrade, recv_ns: int) -> Sequence[Event]:
+        return self._trade_event(msg.s, msg.p, msg.q, msg.m, msg.t, msg.T, recv_ns)
+
+    def _trade_event(
+        self,
+        name: str,
+        price_text: str,
+        size_text: str,
+        buyer_is_maker: bool,
+        trade_id: int,
+        trade_ms: int,
+        recv_ns: int,
+    ) -> Sequence[Event]:
+        state = self._symbol(name)
+        if state is None:
+            return NO_EVENTS
+        price = state.prices.parse(price_text)
+        size = state.sizes.parse(size_text)
+        if price <= 0 or size <= 0:
+            self.stats.error("zero_price" if price <= 0 else "zero_size", f"{name} {size_text}@{price_text}")
+            return NO_EVENTS
+        side = SELL if buyer_is_maker else BUY
+        return (Trade("binance", state.symbol, price, size, side, trade_id, recv_ns, trade_ms * MS),)
+
+    def _ticker(self, msg: BinanceTicker, recv_ns: int) -> Sequence[Event]:
+        state = self._symbol(msg.s)
+        if state is None:
+            return NO_EVENTS
+        last = state.prices.parse(msg.c)
+        if last <= 0:
+            self.stats.error("zero_price", f"{msg.s} c={msg.c}")
+            return NO_EVENTS
+        return (Ticker("binance", state.symbol, last, recv_ns, msg.E * MS),)

@@ -1,0 +1,136 @@
+"""One JSON object per line on a file descriptor (stdout by default).
+
+Lines are encoded into one reused buffer and written with a single ``os.write`` per flush; the
+engine flushes at the end of each socket read batch, so a burst costs one syscall and a lone
+update is written at once.
+"""
+
+from __future__ import annotations
+
+import os
+
+import msgspec
+
+from tickwire.fixedpoint import TextCache
+from tickwire.model import BUY, ConsolidatedQuote, Trade
+
+__all__ = ["PriceLine", "StdoutSink", "TradeLine"]
+
+
+class PriceLine(msgspec.Struct, tag_field="type", tag="price", gc=False):
+    """The stdout schema of a consolidated update (see README, "Output")."""
+
+    symbol: str
+    bid: str | None
+    bid_size: str | None
+    bid_venues: tuple[str, ...]
+    ask: str | None
+    ask_size: str | None
+    ask_venues: tuple[str, ...]
+    price: str | None
+    n_venues: int
+    venue: str
+    exchange_ns: int
+    recv_ns: int
+    publish_ns: int
+
+
+class TradeLine(msgspec.Struct, tag_field="type", tag="trade", gc=False):
+    """The stdout schema of a trade."""
+
+    symbol: str
+    venue: str
+    price: str
+    size: str
+    side: str
+    trade_id: int
+    exchange_ns: int
+    recv_ns: int
+    publish_ns: int
+
+
+class StdoutSink:
+    """Writes consolidated updates (and trades) as JSON lines to ``fd``."""
+
+    def __init__(self, size_scales: dict[str, int], price_scales: dict[str, int], fd: int = 1) -> None:
+        self._fd = fd
+        self._buffer = bytearray()
+        self._encoder = msgspec.json.Encoder()
+        self._texts: dict[int, TextCache] = {}
+        self._size_text = {s: self._cache(scale) for s, scale in size_scales.items()}
+        self._price_text = {s: self._cache(scale) for s, scale in price_scales.items()}
+        self.lines = 0
+        self.writes = 0
+
+    def _cache(self, scale: int) -> TextCache:
+        cache = self._texts.get(scale)
+        if cache is None:
+            cache = self._texts[scale] = TextCache(scale)
+        return cache
+
+    def publish(self, update: ConsolidatedQuote, publish_ns: int) -> None:
+        """Encode ``update`` into the pending buffer (written by the next ``flush``)."""
+        prices = self._price_text[update.symbol]
+        sizes = self._size_text[update.symbol]
+        if update.n_venues:
+            line = PriceLine(
+                update.symbol,
+                prices.format(update.bid),
+                sizes.format(update.bid_size),
+                update.bid_venues,
+                prices.format(update.ask),
+                sizes.format(update.ask_size),
+                update.ask_venues,
+                self._cache(update.price_scale).format(update.price),
+                update.n_venues,
+                update.venue,
+                update.exchange_ns,
+                update.recv_ns,
+                publish_ns,
+            )
+        else:
+            line = PriceLine(
+                update.symbol, None, None, (), None, None, (), None, 0, update.venue,
+                update.exchange_ns, update.recv_ns, publish_ns,
+            )
+        buffer = self._buffer
+        self._encoder.encode_into(line, buffer, len(buffer))
+        buffer.append(10)
+        self.lines += 1
+
+    def publish_trade(self, trade: Trade, publish_ns: int) -> None:
+        """Encode ``trade`` into the pending buffer."""
+        line = TradeLine(
+            trade.symbol,
+            trade.venue,
+            self._price_text[trade.symbol].format(trade.price),
+            self._size_text[trade.symbol].format(trade.size),
+            "buy" if trade.side == BUY else "sell",
+            trade.trade_id,
+            trade.exchange_ns,
+            trade.recv_ns,
+            publish_ns,
+        )
+        buffer = self._buffer
+        self._encoder.encode_into(line, buffer, len(buffer))
+        buffer.append(10)
+        self.lines += 1
+
+    def flush(self) -> None:
+        """Write everything pending with as few syscalls as the pipe allows."""
+        buffer = self._buffer
+        if not buffer:
+            return
+        view = memoryview(buffer)
+        try:
+            written = 0
+            while written < len(view):
+                written += os.write(self._fd, view[written:])
+        finally:
+            view.release()
+            buffer.clear()
+        self.writes += 1
+
+    def close(self) -> None:
+        """Write what is pending."""
+        self.flush()

@@ -1,0 +1,1 @@
+"""I/O: venue WebSocket sessions."""

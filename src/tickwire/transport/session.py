@@ -1,0 +1,299 @@
+"""One venue's WebSocket session over picows: connect, subscribe, keep alive, reconnect.
+
+The only networking code of the live path. Every text frame is stamped with ``time.time_ns()``
+first thing in the picows callback and handed, in the same call, to ``on_frame(payload,
+recv_ns, last_in_buffer)``; the session never queues, parses or logs per frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import random
+import ssl
+import time
+from typing import Callable
+
+from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
+from picows.common import WSError
+
+from tickwire.policy import Backoff, backoff_delays
+from tickwire.venues.base import VenueAdapter
+
+__all__ = ["FrameConsumer", "SessionSettings", "SessionState", "SessionStats", "VenueSession"]
+
+FrameConsumer = Callable[[bytes, int, bool], None]
+
+_TEXT = WSMsgType.TEXT
+_BINARY = WSMsgType.BINARY
+_PING = WSMsgType.PING
+_CLOSE = WSMsgType.CLOSE
+_CONTINUATION = WSMsgType.CONTINUATION
+
+
+class SessionState(enum.IntEnum):
+    CONNECTING = 0
+    LIVE = 1
+    RECONNECTING = 2
+    STOPPED = 3
+
+
+class SessionSettings:
+    """Transport knobs shared by all venues (all seconds unless named otherwise)."""
+
+    __slots__ = (
+        "connect_timeout",
+        "silence_timeout",
+        "max_frame_bytes",
+        "backoff",
+        "ca_file",
+        "max_connection_age",
+    )
+
+    def __init__(
+        self,
+        *,
+        connect_timeout: float = 10.0,
+        silence_timeout: float = 30.0,
+        max_frame_bytes: int = 4 * 1024 * 1024,
+        backoff: Backoff = Backoff(),
+        ca_file: str | None = None,
+        max_connection_age: float | None = None,
+    ) -> None:
+        self.connect_timeout = connect_timeout
+        self.silence_timeout = silence_timeout
+        self.max_frame_bytes = max_frame_bytes
+        self.backoff = backoff
+        self.ca_file = ca_file
+        self.max_connection_age = max_connection_age
+
+
+class SessionStats:
+    """Per-venue transport counters (plain ints, read by metrics and the terminal view)."""
+
+    __slots__ = (
+        "frames",
+        "bytes",
+        "connects",
+        "connect_failures",
+        "reconnects",
+        "silence_timeouts",
+        "planned_reconnects",
+        "binary_frames",
+        "oversized_frames",
+        "last_frame_ns",
+        "last_error",
+    )
+
+    def __init__(self) -> None:
+        self.frames = 0
+        self.bytes = 0
+        self.connects = 0
+        self.connect_failures = 0
+        self.reconnects = 0
+        self.silence_timeouts = 0
+        self.planned_reconnects = 0
+        self.binary_frames = 0
+        self.oversized_frames = 0
+        self.last_frame_ns = 0
+        self.last_error = ""
+
+
+class _Listener(WSListener):
+    """picows callbacks for one connection; forwards text frames to the consumer."""
+
+    def __init__(self, session: VenueSession) -> None:
+        self._session = session
+        self._stats = session.stats
+        self._on_frame = session.on_frame
+        self._max_frame_bytes = session.settings.max_frame_bytes
+        self._fragments: bytearray | None = None
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        recv_ns = time.time_ns()
+        stats = self._stats
+        stats.last_frame_ns = recv_ns
+        msg_type = frame.msg_type
+        if msg_type is _TEXT and frame.fin:
+            stats.frames += 1
+            size = frame.payload_size
+            stats.bytes += size
+            if size > self._max_frame_bytes:
+                stats.oversized_frames += 1
+                return
+            self._on_frame(frame.get_payload_as_bytes(), recv_ns, frame.last_in_buffer)
+        elif msg_type is _PING:
+            transport.send_pong(frame.get_payload_as_bytes())
+        elif msg_type is _CLOSE:
+            transport.send_close(frame.get_close_code())
+            transport.disconnect()
+        elif msg_type is _TEXT or msg_type is _CONTINUATION:
+            self._fragment(frame, recv_ns)
+        elif msg_type is _BINARY:
+            stats.frames += 1
+            stats.bytes += frame.payload_size
+            stats.binary_frames += 1
+
+    def _fragment(self, frame: WSFrame, recv_ns: int) -> None:
+        stats = self._stats
+        if frame.msg_type is _TEXT:
+            self._fragments = bytearray()
+        elif self._fragments is None:
+            return  # continuation of a frame we are not assembling (e.g. binary)
+        fragments = self._fragments
+        fragments += frame.get_payload_as_memoryview()
+        stats.bytes += frame.payload_size
+        if len(fragments) > self._max_frame_bytes:
+            stats.frames += 1
+            stats.oversized_frames += 1
+            self._fragments = None
+        elif frame.fin:
+            stats.frames += 1
+            self._fragments = None
+            self._on_frame(bytes(fragments), recv_ns, frame.last_in_buffer)
+
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        self._session.connection_lost()
+
+
+class VenueSession:
+    """Keeps one venue connected and subscribed for as long as it runs.
+
+    ``on_frame`` receives every complete text frame; ``on_down`` is called each time a live
+    connection ends (before reconnecting), so consumers can drop that venue's state.
+    """
+
+    def __init__(
+        self,
+        adapter: VenueAdapter,
+        endpoint: str | None,
+        on_frame: FrameConsumer,
+        on_down: Callable[[], None],
+        settings: SessionSettings,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.adapter = adapter
+        self.url = adapter.connect_url(endpoint)
+        self.on_frame = on_frame
+        self.on_down = on_down
+        self.settings = settings
+        self.stats = SessionStats()
+        self.state = SessionState.CONNECTING
+        self._rng = rng or random.Random()
+        self._transport: WSTransport | None = None
+        self._disconnected = asyncio.Event()
+        self._stopping = False
+        self._stop_event = asyncio.Event()
+        self._ssl_context = self._make_ssl_context() if self.url.startswith("wss:") else None
+
+    def _make_ssl_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=self.settings.ca_file)
+        context.check_hostname = True
+        context.verify_mode = ssl.CERT_REQUIRED
+        return context
+
+    @property
+    def name(self) -> str:
+        """The venue's name."""
+        return self.adapter.name
+
+    def connection_lost(self) -> None:
+        """Called by the listener when the socket is gone."""
+        self._disconnected.set()
+
+    async def run(self) -> None:
+        """Connect and stay connected until ``stop``; never raises for network trouble."""
+        delays = backoff_delays(self.settings.backoff, self._rng)
+        while not self._stopping:
+            connected_at = await self._connect_once()
+            if self._stopping:
+                break
+            if connected_at is None:
+                await self._sleep(next(delays))
+                continue
+            await self._hold_connection(connected_at)
+            if self._stopping:
+                break
+            self.stats.reconnects += 1
+            self.state = SessionState.RECONNECTING
+            if time.monotonic() - connected_at >= self.settings.backoff.stable_after:
+                delays = backoff_delays(self.settings.backoff, self._rng)
+            await self._sleep(next(delays))
+        self.state = SessionState.STOPPED
+
+    async def _connect_once(self) -> float | None:
+        self._disconnected.clear()
+        try:
+            transport, _ = await asyncio.wait_for(
+                ws_connect(
+                    lambda: _Listener(self),
+                    self.url,
+                    ssl_context=self._ssl_context,
+                    enable_auto_pong=False,
+                    max_frame_size=max(self.settings.max_frame_bytes * 4, 1 << 20),
+                    websocket_handshake_timeout=self.settings.connect_timeout,
+                ),
+                self.settings.connect_timeout,
+            )
+        except (OSError, WSError, asyncio.TimeoutError, ssl.SSLError) as exc:
+            self.stats.connect_failures += 1
+            self.stats.last_error = f"connect {self.url}: {type(exc).__name__}: {exc}"
+            return None
+        self._transport = transport
+        self.stats.connects += 1
+        self.stats.last_frame_ns = time.time_ns()
+        self.state = SessionState.LIVE
+        for message in self.adapter.on_connected():
+            transport.send(_TEXT, message)
+        return time.monotonic()
+
+    async def _hold_connection(self, connected_at: float) -> None:
+        transport = self._transport
+        assert transport is not None
+        settings = self.settings
+        adapter = self.adapter
+        keepalive = adapter.keepalive_interval
+        max_age = settings.max_connection_age or adapter.max_connection_age
+        tick = min(settings.silence_timeout / 4, keepalive or 1.0, 1.0)
+        next_keepalive = time.monotonic() + (keepalive or 0)
+        silence_ns = int(settings.silence_timeout * 1e9)
+        try:
+            while not self._disconnected.is_set():
+                try:
+                    await asyncio.wait_for(self._disconnected.wait(), tick)
+                    break
+                except asyncio.TimeoutError:
+                    pass
+                now = time.monotonic()
+                if time.time_ns() - self.stats.last_frame_ns > silence_ns:
+                    self.stats.silence_timeouts += 1
+                    self.stats.last_error = f"no frame for {settings.silence_timeout:g} s"
+                    break
+                if adapter.wants_reconnect() or (max_age and now - connected_at >= max_age):
+                    self.stats.planned_reconnects += 1
+                    break
+                if keepalive and now >= next_keepalive:
+                    message = adapter.keepalive_message()
+                    if message is not None:
+                        transport.send(_TEXT, message)
+                    next_keepalive = now + keepalive
+        finally:
+            transport.disconnect(graceful=False)
+            await self._disconnected.wait()
+            self._transport = None
+            self.on_down()
+
+    async def _sleep(self, seconds: float) -> None:
+        self.state = SessionState.RECONNECTING
+        try:
+            await asyncio.wait_for(self._stop_event.wait(), seconds)
+        except asyncio.TimeoutError:
+            pass
+
+    def stop(self) -> None:
+        """Ask the session to close its connection and end ``run``."""
+        self._stopping = True
+        self._stop_event.set()
+        self._disconnected.set()
+        if self._transport is not None:
+            self._transport.disconnect(graceful=True)

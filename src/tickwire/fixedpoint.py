@@ -19,7 +19,9 @@ __all__ = [
 INT64_MAX = 2**63 - 1
 
 _POW10 = tuple(10**i for i in range(40))
-_MAX_TEXT_LEN = 64  # longer text cannot be an int64 at any scale we allow (and int() caps digits)
+MAX_SCALE = 38
+_INT64_DIGITS = 19
+_MAX_SHOWN = 64  # how much of a rejected text an error keeps
 
 
 class DecimalTextError(ValueError):
@@ -33,6 +35,11 @@ class DecimalTextError(ValueError):
         super().__init__(f"{reason}: {text!r}")
         self.reason = reason
         self.text = text
+
+
+def _check_scale(scale: int) -> None:
+    if not 0 <= scale <= MAX_SCALE:
+        raise ValueError(f"scale {scale} is outside 0..{MAX_SCALE}")
 
 
 def _reject_reason(text: str) -> str:
@@ -57,19 +64,22 @@ def parse_scaled(text: str, scale: int) -> int:
     Accepts ``digits``, ``digits.digits``; digits beyond ``scale`` must be zeros. Raises
     DecimalTextError (with a ``reason``) for anything else, including values above int64.
     """
-    if type(text) is not str:
+    if not isinstance(text, str):
         raise DecimalTextError("not_text", text)
-    if len(text) > _MAX_TEXT_LEN:
-        raise DecimalTextError("overflow", text[:_MAX_TEXT_LEN] + "...")
+    _check_scale(scale)
     whole, dot, frac = text.partition(".")
     if not (whole.isascii() and whole.isdigit()) or (
         dot and not (frac.isascii() and frac.isdigit())
     ):
-        raise DecimalTextError(_reject_reason(text), text)
+        raise DecimalTextError(_reject_reason(text[:_MAX_SHOWN]), text[:_MAX_SHOWN])
+    if len(whole) > _INT64_DIGITS:
+        whole = whole.lstrip("0") or "0"
+        if len(whole) > _INT64_DIGITS:
+            raise DecimalTextError("overflow", text[:_MAX_SHOWN])
     extra = len(frac) - scale
     if extra > 0:
         if frac[scale:].strip("0"):
-            raise DecimalTextError("precision", text)
+            raise DecimalTextError("precision", text[:_MAX_SHOWN])
         frac = frac[:scale]
         extra = 0
     value = int(whole + frac) * _POW10[-extra] if frac else int(whole) * _POW10[scale]
@@ -80,6 +90,7 @@ def parse_scaled(text: str, scale: int) -> int:
 
 def format_scaled(value: int, scale: int) -> str:
     """Exact shortest decimal text of ``value * 10**-scale`` (no exponent, no trailing zeros)."""
+    _check_scale(scale)
     if value < 0:
         return "-" + format_scaled(-value, scale)
     if scale == 0:
@@ -97,6 +108,9 @@ class _ScaledMemo:
     __slots__ = ("scale", "max_entries", "_memo")
 
     def __init__(self, scale: int, max_entries: int = 65536) -> None:
+        _check_scale(scale)
+        if max_entries < 1:
+            raise ValueError("max_entries must be at least 1")
         self.scale = scale
         self.max_entries = max_entries
         self._memo: dict = {}
@@ -123,7 +137,10 @@ class PriceCache(_ScaledMemo):
 
     def parse(self, text: str) -> int:
         """Return the scaled integer of ``text``; raises DecimalTextError like parse_scaled."""
-        value = self._memo.get(text)
+        try:
+            value = self._memo.get(text)
+        except TypeError:  # unhashable, so certainly not text
+            raise DecimalTextError("not_text", text) from None
         return self._miss(text) if value is None else value
 
 

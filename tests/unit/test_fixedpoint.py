@@ -327,7 +327,7 @@ def test_numbers_with_too_many_significant_digits_are_overflow(n_digits, first, 
         ("1." + "0" * 70, ("ok", 100_000_000)),
         ("x" * 65, ("error", "junk")),
     ],
-    ids=["leading_zeros", "trailing_zero_decimals", "long_junk"],
+    ids=["leading_zeros", "tiny_fraction", "trailing_zero_decimals", "long_junk"],
 )
 def test_text_longer_than_64_chars_is_judged_by_its_content(text, expected):
     assert outcome(parse_scaled, text, 8) == expected

@@ -109,11 +109,10 @@ def validate(config: Config, where: str) -> None:
         raise ConfigError(f"{where}: a venue is listed twice in {config.venues}")
     if not config.symbols:
         raise ConfigError(f"{where}: no symbols given")
-    for symbol in config.instruments:
-        if symbol not in config.symbols:
-            raise ConfigError(f"{where}: instruments.{symbol} is not among the symbols")
     try:
         config.instrument_list()
+        for symbol, settings in config.instruments.items():  # may list more than is subscribed
+            parse_symbol(symbol, settings.price_scale, settings.size_scale)
     except InstrumentError as exc:
         raise ConfigError(f"{where}: {exc}") from None
     unknown = set(config.channels) - Channel.ALL

@@ -124,6 +124,8 @@ class Engine:
 
     def _venue_down_handler(self, venue: str):  # type: ignore[no-untyped-def]
         def on_down() -> None:
+            if self._stopped.is_set():
+                return  # shutting down: the last prices published stay the last word
             now = time.time_ns()
             for update in self.aggregator.drop_venue(venue, now):
                 for sink in self.sinks:

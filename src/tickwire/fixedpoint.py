@@ -105,7 +105,10 @@ class _ScaledMemo:
     """A bounded memo of one scale's conversion: once full it is cleared and refilled, so a
     stream of ever-new values costs a conversion each and never grows memory."""
 
-    __slots__ = ("scale", "max_entries", "_memo")
+    __slots__ = ("scale", "max_entries", "memo")
+
+    # ``memo`` maps already converted keys to values; hot paths may read it directly
+    # (``memo.get(key) or cache.convert(key)``) and must never write to it.
 
     def __init__(self, scale: int, max_entries: int = 65536) -> None:
         _check_scale(scale)
@@ -113,14 +116,14 @@ class _ScaledMemo:
             raise ValueError("max_entries must be at least 1")
         self.scale = scale
         self.max_entries = max_entries
-        self._memo: dict = {}
+        self.memo: dict = {}
 
     def _convert(self, key):  # type: ignore[no-untyped-def]
         raise NotImplementedError
 
     def _miss(self, key):  # type: ignore[no-untyped-def]
         value = self._convert(key)
-        memo = self._memo
+        memo = self.memo
         if len(memo) >= self.max_entries:
             memo.clear()
         memo[key] = value
@@ -138,7 +141,7 @@ class PriceCache(_ScaledMemo):
     def parse(self, text: str) -> int:
         """Return the scaled integer of ``text``; raises DecimalTextError like parse_scaled."""
         try:
-            value = self._memo.get(text)
+            value = self.memo.get(text)
         except TypeError:  # unhashable, so certainly not text
             raise DecimalTextError("not_text", text) from None
         return self._miss(text) if value is None else value
@@ -154,5 +157,5 @@ class TextCache(_ScaledMemo):
 
     def format(self, value: int) -> str:
         """Exact decimal text of ``value`` at this scale."""
-        text = self._memo.get(value)
+        text = self.memo.get(value)
         return self._miss(value) if text is None else text

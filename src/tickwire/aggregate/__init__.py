@@ -57,6 +57,7 @@ class InstrumentView:
             and last.ask_size == ask_size
             and last.bid_venues == bid_venues
             and last.ask_venues == ask_venues
+            and last.n_venues == len(quotes)
         ):
             return None
         update = ConsolidatedQuote(

@@ -11,6 +11,7 @@ import os
 
 import msgspec
 
+from tickwire.aggregate import PRICE_EXTRA_DIGITS
 from tickwire.fixedpoint import TextCache
 from tickwire.model import BUY, ConsolidatedQuote, Trade
 
@@ -59,6 +60,9 @@ class StdoutSink:
         self._texts: dict[int, TextCache] = {}
         self._size_text = {s: self._cache(scale) for s, scale in size_scales.items()}
         self._price_text = {s: self._cache(scale) for s, scale in price_scales.items()}
+        self._mid_text = {
+            s: self._cache(scale + PRICE_EXTRA_DIGITS) for s, scale in price_scales.items()
+        }
         self.lines = 0
         self.writes = 0
 
@@ -70,18 +74,22 @@ class StdoutSink:
 
     def publish(self, update: ConsolidatedQuote, publish_ns: int) -> None:
         """Encode ``update`` into the pending buffer (written by the next ``flush``)."""
-        prices = self._price_text[update.symbol]
-        sizes = self._size_text[update.symbol]
         if update.n_venues:
+            prices = self._price_text[update.symbol]
+            sizes = self._size_text[update.symbol]
+            mids = self._mid_text[update.symbol]
+            price_memo = prices.memo
+            size_memo = sizes.memo
+            bid, ask, bid_size, ask_size = update.bid, update.ask, update.bid_size, update.ask_size
             line = PriceLine(
                 update.symbol,
-                prices.format(update.bid),
-                sizes.format(update.bid_size),
+                price_memo.get(bid) or prices.format(bid),
+                size_memo.get(bid_size) or sizes.format(bid_size),
                 update.bid_venues,
-                prices.format(update.ask),
-                sizes.format(update.ask_size),
+                price_memo.get(ask) or prices.format(ask),
+                size_memo.get(ask_size) or sizes.format(ask_size),
                 update.ask_venues,
-                self._cache(update.price_scale).format(update.price),
+                mids.memo.get(update.price) or mids.format(update.price),
                 update.n_venues,
                 update.venue,
                 update.exchange_ns,

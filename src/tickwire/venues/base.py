@@ -54,13 +54,24 @@ class DecodeStats:
 class SymbolState:
     """Per-subscribed-instrument decoding state: canonical name, scales and parse caches."""
 
-    __slots__ = ("instrument", "symbol", "prices", "sizes", "last_update_id")
+    __slots__ = (
+        "instrument",
+        "symbol",
+        "prices",
+        "sizes",
+        "price_memo",
+        "size_memo",
+        "last_update_id",
+    )
 
     def __init__(self, instrument: Instrument, caches: dict[int, PriceCache]) -> None:
         self.instrument = instrument
         self.symbol = instrument.symbol
         self.prices = _shared_cache(caches, instrument.price_scale)
         self.sizes = _shared_cache(caches, instrument.size_scale)
+        # Read-only views of the caches for the hot path: ``price_memo.get(t) or prices.parse(t)``.
+        self.price_memo = self.prices.memo
+        self.size_memo = self.sizes.memo
         self.last_update_id = -1
 
 

@@ -282,12 +282,12 @@ class BinanceSpot:
         if state is None:
             self.stats.error("unknown_symbol", msg.s)
             return NO_EVENTS
-        prices = state.prices
-        sizes = state.sizes
-        bid = prices.parse(msg.b)
-        ask = prices.parse(msg.a)
-        bid_size = sizes.parse(msg.B)
-        ask_size = sizes.parse(msg.A)
+        price_memo = state.price_memo
+        size_memo = state.size_memo
+        bid = price_memo.get(msg.b) or state.prices.parse(msg.b)
+        ask = price_memo.get(msg.a) or state.prices.parse(msg.a)
+        bid_size = size_memo.get(msg.B) or state.sizes.parse(msg.B)
+        ask_size = size_memo.get(msg.A) or state.sizes.parse(msg.A)
         if not (0 < bid < ask) or not (bid_size and ask_size):
             self._reject_quote(msg, bid, ask, bid_size, ask_size)
             return NO_EVENTS

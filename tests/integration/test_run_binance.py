@@ -1,0 +1,74 @@
+"""``tickwire run`` as a user runs it, against the Binance-protocol simulator on loopback."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+from tickwire.sim import Simulator
+
+from .conftest import run_async, start_tickwire
+
+
+def write_book_tickers(path: Path, count: int) -> list[dict]:
+    """``count`` BTCUSDT bookTicker frames, each with a different bid, as Binance sends them."""
+    sent = []
+    with path.open("w") as f:
+        for i in range(count):
+            data = {"u": 1000 + i, "s": "BTCUSDT", "b": f"67000.{i:02d}000000",
+                    "B": f"{1 + i}.50000000", "a": "67100.00000000", "A": "0.25000000"}
+            f.write(json.dumps({"stream": "btcusdt@bookTicker", "data": data},
+                               separators=(",", ":")) + "\n")
+            sent.append(data)
+    return sent
+
+
+def test_run_prints_one_consolidated_line_per_quote_sent(tmp_path):
+    sent = write_book_tickers(tmp_path / "frames.jsonl", 40)
+
+    async def scenario():
+        async with Simulator(replay=tmp_path / "frames.jsonl", replay_speed=400) as simulator:
+            tickwire = await start_tickwire(
+                "run", "--venues", "binance", "--symbols", "BTC-USDT",
+                "--endpoint", f"binance={simulator.url}", "--sink", "stdout",
+            )
+            lines = await tickwire.lines(len(sent))
+            status = await tickwire.stop()
+            return lines, status
+
+    lines, status = run_async(scenario())
+    assert status == 0
+    for line, frame in zip(lines, sent):
+        assert line["type"] == "price"
+        assert line["symbol"] == "BTC-USDT"
+        assert Decimal(line["bid"]) == Decimal(frame["b"])
+        assert Decimal(line["bid_size"]) == Decimal(frame["B"])
+        assert Decimal(line["ask"]) == Decimal(frame["a"])
+        assert Decimal(line["ask_size"]) == Decimal(frame["A"])
+        assert Decimal(line["price"]) == (Decimal(frame["b"]) + Decimal(frame["a"])) / 2
+        assert line["bid_venues"] == line["ask_venues"] == ["binance"]
+        assert line["n_venues"] == 1
+        assert 0 < line["recv_ns"] <= line["publish_ns"]
+        # exact decimal text: no exponent, no float artefacts
+        assert "e" not in line["bid"].lower() and line["bid"] == format(Decimal(frame["b"]).normalize(), "f")
+
+
+def test_after_the_server_drops_the_connection_tickwire_reconnects_resubscribes_and_resumes():
+    async def scenario():
+        async with Simulator(symbols=["BTC-USDT"], rate=200, drop_after=30, seed=3) as simulator:
+            tickwire = await start_tickwire(
+                "run", "--symbols", "BTC-USDT", "--endpoint", f"binance={simulator.url}",
+            )
+            lines = await tickwire.lines(80, timeout=15)
+            status = await tickwire.stop()
+            return lines, simulator.stats, status
+
+    lines, stats, status = run_async(scenario())
+    assert status == 0
+    gone = [i for i, line in enumerate(lines) if line["n_venues"] == 0]
+    assert gone, "a dropped venue must be published as 'no price', not left standing"
+    assert all(line["price"] is None for line in lines if line["n_venues"] == 0)
+    assert any(line["n_venues"] == 1 for line in lines[gone[0]:]), "output resumes after reconnect"
+    assert stats.connections_accepted >= 2
+    assert stats.subscribe_requests >= 2

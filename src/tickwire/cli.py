@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from typing import Any, Callable, Coroutine, NoReturn, Sequence
 
@@ -74,6 +75,9 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--duration", type=_positive_float, metavar="SECONDS", help="stop after this long"
     )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="report connects on stderr too (not only problems)"
+    )
 
 
 def overrides_from(args: argparse.Namespace) -> dict[str, object]:
@@ -125,6 +129,7 @@ async def _run(args: argparse.Namespace) -> int:
     config = load_config(args.config, overrides_from(args))
     engine = Engine(config)
     await engine.run(args.duration)
+    print(engine.summary(), file=sys.stderr)
     return 0
 
 
@@ -132,6 +137,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tickwire`` command; returns the exit status."""
     parser = _build_parser()
     args = parser.parse_args(argv)
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+        format="%(asctime)s tickwire %(levelname)s %(message)s",
+    )
     try:
         if args.command == "run":
             load_config(args.config, overrides_from(args))  # fail before any connection

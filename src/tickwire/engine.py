@@ -155,6 +155,20 @@ class Engine:
             for sink in self.sinks:
                 sink.close()
 
+    def summary(self) -> str:
+        """Counters of the run so far, one line per venue (for stderr at exit)."""
+        lines = [f"tickwire: {self.updates} consolidated updates published"]
+        for session in self.sessions:
+            stats = session.stats
+            decode = session.adapter.stats
+            errors = ", ".join(f"{k} {v}" for k, v in sorted(decode.errors.items())) or "none"
+            lines.append(
+                f"tickwire: {session.name}: {stats.frames} frames, {stats.bytes} bytes, "
+                f"{stats.connects} connects, {stats.reconnects} reconnects, "
+                f"{stats.connect_failures} failed connects, dropped frames: {errors}"
+            )
+        return "\n".join(lines)
+
     def stop(self) -> None:
         """End ``run``: sessions close, sinks flush."""
         self._stopped.set()

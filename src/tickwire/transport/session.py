@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import logging
 import random
 import ssl
 import time
@@ -23,6 +24,9 @@ from tickwire.venues.base import VenueAdapter
 __all__ = ["FrameConsumer", "SessionSettings", "SessionState", "SessionStats", "VenueSession"]
 
 FrameConsumer = Callable[[bytes, int, bool], None]
+
+# Connection events only (a few per hour at most); never per frame.
+log = logging.getLogger("tickwire.session")
 
 _TEXT = WSMsgType.TEXT
 _BINARY = WSMsgType.BINARY
@@ -238,9 +242,11 @@ class VenueSession:
         except (OSError, WSError, asyncio.TimeoutError, ssl.SSLError) as exc:
             self.stats.connect_failures += 1
             self.stats.last_error = f"connect {self.url}: {type(exc).__name__}: {exc}"
+            log.warning("%s: %s", self.name, self.stats.last_error)
             return None
         self._transport = transport
         self.stats.connects += 1
+        log.info("%s: connected to %s", self.name, self.url)
         self.stats.last_frame_ns = time.time_ns()
         self.state = SessionState.LIVE
         for message in self.adapter.on_connected():
@@ -268,20 +274,31 @@ class VenueSession:
                 if time.time_ns() - self.stats.last_frame_ns > silence_ns:
                     self.stats.silence_timeouts += 1
                     self.stats.last_error = f"no frame for {settings.silence_timeout:g} s"
+                    log.warning("%s: %s, reconnecting", self.name, self.stats.last_error)
                     break
                 if adapter.wants_reconnect() or (max_age and now - connected_at >= max_age):
                     self.stats.planned_reconnects += 1
+                    log.info("%s: planned reconnect", self.name)
                     break
+                self._report_venue_errors()
                 if keepalive and now >= next_keepalive:
                     message = adapter.keepalive_message()
                     if message is not None:
                         transport.send(_TEXT, message)
                     next_keepalive = now + keepalive
         finally:
+            self._report_venue_errors()
+            if not self._stopping:
+                log.warning("%s: disconnected from %s", self.name, self.url)
             transport.disconnect(graceful=False)
             await self._disconnected.wait()
             self._transport = None
             self.on_down()
+
+    def _report_venue_errors(self) -> None:
+        errors = self.adapter.stats.venue_errors
+        while errors:
+            log.error("%s: %s", self.name, errors.pop(0))
 
     async def _sleep(self, seconds: float) -> None:
         self.state = SessionState.RECONNECTING

@@ -41,9 +41,10 @@ class InstrumentView:
         quotes = self.quotes
         if len(quotes) == 1:
             (q,) = quotes.values()
-            bid, bid_size, bid_venues = q.bid, q.bid_size, (q.venue,)
-            ask, ask_size, ask_venues = q.ask, q.ask_size, (q.venue,)
-        elif quotes:
+            return self.publish_if_changed(
+                q.bid, q.bid_size, q.ask, q.ask_size, _solo(q.venue), 1, recv_ns, exchange_ns, venue
+            )
+        if quotes:
             bid, bid_size, bid_venues, ask, ask_size, ask_venues = _best_bid_offer(quotes.values())
         else:
             bid = bid_size = ask = ask_size = 0
@@ -78,6 +79,49 @@ class InstrumentView:
         self.last = update
         return update
 
+    def publish_if_changed(
+        self,
+        bid: int,
+        bid_size: int,
+        ask: int,
+        ask_size: int,
+        venues: tuple[str, ...],
+        n_venues: int,
+        recv_ns: int,
+        exchange_ns: int,
+        venue: str,
+    ) -> ConsolidatedQuote | None:
+        """The view when the best bid and ask are both at ``venues``; None if unchanged."""
+        last = self.last
+        if (
+            last is not None
+            and last.bid == bid
+            and last.ask == ask
+            and last.bid_size == bid_size
+            and last.ask_size == ask_size
+            and last.n_venues == n_venues
+            and last.bid_venues == venues
+            and last.ask_venues == venues
+        ):
+            return None
+        update = ConsolidatedQuote(
+            self.symbol, bid, bid_size, venues, ask, ask_size, venues,
+            (bid + ask) * _MID_FACTOR, self.price_scale, n_venues, recv_ns, exchange_ns, venue,
+        )
+        self.last = update
+        return update
+
+
+_SOLO_VENUES: dict[str, tuple[str]] = {}
+
+
+def _solo(venue: str) -> tuple[str]:
+    """The one-venue tuple for ``venue``, shared so equal views compare by identity first."""
+    venues = _SOLO_VENUES.get(venue)
+    if venues is None:
+        venues = _SOLO_VENUES[venue] = (venue,)
+    return venues
+
 
 def _best_bid_offer(
     quotes: Iterable[Quote],
@@ -111,8 +155,15 @@ class Aggregator:
         view = self.views.get(quote.symbol)
         if view is None:
             return None
-        view.quotes[quote.venue] = quote
-        return view.consolidate(quote.recv_ns, quote.exchange_ns, quote.venue)
+        quotes = view.quotes
+        venue = quote.venue
+        quotes[venue] = quote
+        if len(quotes) == 1:
+            return view.publish_if_changed(
+                quote.bid, quote.bid_size, quote.ask, quote.ask_size, _solo(venue), 1,
+                quote.recv_ns, quote.exchange_ns, venue,
+            )
+        return view.consolidate(quote.recv_ns, quote.exchange_ns, venue)
 
     def on_trade(self, trade: Trade) -> None:
         """Remember the instrument's last trade (it does not move the v0 price)."""

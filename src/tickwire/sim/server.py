@@ -205,6 +205,13 @@ class Simulator:
         for client in tuple(self._clients):
             client.transport.disconnect(graceful=False)
 
+    def send_raw(self, data: bytes, msg_type: WSMsgType = WSMsgType.TEXT) -> int:
+        """Send ``data`` verbatim as one frame to every connected client (fault injection:
+        garbage, wrong shapes, bad numbers, binary frames). Returns how many clients got it."""
+        for client in self._clients:
+            client.transport.send(msg_type, data)
+        return len(self._clients)
+
     async def wait_replay_done(self) -> None:
         """Return once a replay without ``loop_replay`` has sent its last frame."""
         await self._replay_done.wait()

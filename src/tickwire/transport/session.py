@@ -83,8 +83,6 @@ class SessionStats:
         "reconnects",
         "silence_timeouts",
         "planned_reconnects",
-        "binary_frames",
-        "oversized_frames",
         "last_frame_ns",
         "last_error",
     )
@@ -97,8 +95,6 @@ class SessionStats:
         self.reconnects = 0
         self.silence_timeouts = 0
         self.planned_reconnects = 0
-        self.binary_frames = 0
-        self.oversized_frames = 0
         self.last_frame_ns = 0
         self.last_error = ""
 
@@ -109,6 +105,7 @@ class _Listener(WSListener):
     def __init__(self, session: VenueSession) -> None:
         self._session = session
         self._stats = session.stats
+        self._drop = session.adapter.stats.error
         self._on_frame = session.on_frame
         self._max_frame_bytes = session.settings.max_frame_bytes
         self._fragments: bytearray | None = None
@@ -123,7 +120,7 @@ class _Listener(WSListener):
             size = frame.payload_size
             stats.bytes += size
             if size > self._max_frame_bytes:
-                stats.oversized_frames += 1
+                self._drop("oversized_frame", f"{size} bytes")
                 return
             self._on_frame(frame.get_payload_as_bytes(), recv_ns, frame.last_in_buffer)
         elif msg_type is _PING:
@@ -136,7 +133,7 @@ class _Listener(WSListener):
         elif msg_type is _BINARY:
             stats.frames += 1
             stats.bytes += frame.payload_size
-            stats.binary_frames += 1
+            self._drop("binary_frame", f"{frame.payload_size} bytes")
 
     def _fragment(self, frame: WSFrame, recv_ns: int) -> None:
         stats = self._stats
@@ -149,7 +146,7 @@ class _Listener(WSListener):
         stats.bytes += frame.payload_size
         if len(fragments) > self._max_frame_bytes:
             stats.frames += 1
-            stats.oversized_frames += 1
+            self._drop("oversized_frame", f"over {self._max_frame_bytes} bytes in fragments")
             self._fragments = None
         elif frame.fin:
             stats.frames += 1

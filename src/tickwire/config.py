@@ -19,7 +19,7 @@ from tickwire.instruments import (
 )
 from tickwire.policy import Backoff
 from tickwire.venues.base import Channel
-from tickwire.venues.registry import VENUES
+from tickwire.venues.registry import VENUES, instruments_for
 
 __all__ = ["Config", "ConfigError", "InstrumentSettings", "TransportConfig", "load_config"]
 
@@ -110,11 +110,20 @@ def validate(config: Config, where: str) -> None:
     if not config.symbols:
         raise ConfigError(f"{where}: no symbols given")
     try:
-        config.instrument_list()
+        instruments = config.instrument_list()
         for symbol, settings in config.instruments.items():  # may list more than is subscribed
             parse_symbol(symbol, settings.price_scale, settings.size_scale)
     except InstrumentError as exc:
         raise ConfigError(f"{where}: {exc}") from None
+    served: set[str] = set()
+    for venue in config.venues:
+        carried = instruments_for(venue, instruments)
+        if not carried:
+            raise ConfigError(f"{where}: venue {venue!r} carries none of {', '.join(config.symbols)}")
+        served.update(i.symbol for i in carried)
+    for symbol in config.symbols:
+        if symbol not in served:
+            raise ConfigError(f"{where}: no listed venue carries {symbol}")
     unknown = set(config.channels) - Channel.ALL
     if unknown or not config.channels:
         raise ConfigError(

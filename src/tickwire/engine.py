@@ -20,7 +20,7 @@ from tickwire.model import ConsolidatedQuote, Quote, Trade
 from tickwire.sinks.stdout import StdoutSink
 from tickwire.transport.session import FrameConsumer, SessionSettings, VenueSession
 from tickwire.venues.base import Channel, VenueAdapter
-from tickwire.venues.registry import VENUES
+from tickwire.venues.registry import VENUES, instruments_for
 
 __all__ = ["Engine", "Sink"]
 
@@ -61,7 +61,7 @@ class Engine:
         rng = random.Random()
         self.sessions: list[VenueSession] = []
         for name in config.venues:
-            adapter = VENUES[name](instruments, channels)
+            adapter = VENUES[name](instruments_for(name, instruments), channels)
             self.sessions.append(
                 VenueSession(
                     adapter,

@@ -32,11 +32,12 @@ class Channel:
 class DecodeStats:
     """Per-venue decode counters; errors by reason. Touched on the hot path only on errors."""
 
-    __slots__ = ("errors", "control", "last_error", "venue_errors")
+    __slots__ = ("errors", "control", "sequence_gaps", "last_error", "venue_errors")
 
     def __init__(self) -> None:
         self.errors: dict[str, int] = {}
         self.control = 0
+        self.sequence_gaps = 0
         self.last_error = ""
         self.venue_errors: list[str] = []
 
@@ -95,13 +96,16 @@ def price_reason(error: DecimalTextError) -> str:
 class VenueAdapter(Protocol):
     """A venue's protocol, without I/O: where to connect, what to send, how to read frames.
 
-    The transport calls ``on_connected`` once per new connection and sends what it returns,
+    One adapter is one connection. ``instrument_kinds`` says which canonical instruments it
+    carries ("" for spot, "PERP" for perpetual swaps). The transport calls ``on_connected`` once
+    per new connection and sends what it returns,
     then feeds every text frame to ``decode`` with the receive time, and sends
     ``keepalive_message()`` every ``keepalive_interval`` seconds when that is not None.
     """
 
     name: ClassVar[str]
     default_url: ClassVar[str]
+    instrument_kinds: ClassVar[frozenset[str]]
     keepalive_interval: ClassVar[float | None]
     max_connection_age: ClassVar[float | None]
     stats: DecodeStats

@@ -133,6 +133,7 @@ class BinanceSpot:
 
     name: ClassVar[str] = "binance"
     default_url: ClassVar[str] = BINANCE_SPOT_URL
+    instrument_kinds: ClassVar[frozenset[str]] = frozenset({""})
     keepalive_interval: ClassVar[float | None] = None
     max_connection_age: ClassVar[float | None] = 23.5 * 3600.0
 

@@ -1,0 +1,67 @@
+"""Venue timestamps -> integer nanoseconds since the Unix epoch, exactly (no float)."""
+
+from __future__ import annotations
+
+import calendar
+
+__all__ = ["TimestampError", "decimal_seconds_to_ns", "rfc3339_to_ns"]
+
+_SECOND_NS = 1_000_000_000
+
+
+class TimestampError(ValueError):
+    """A timestamp text that is not in the expected format."""
+
+
+def _digits(text: str, what: str, source: str) -> int:
+    if not (text.isascii() and text.isdigit()):
+        raise TimestampError(f"bad {what} in timestamp {source!r}")
+    return int(text)
+
+
+def _fraction_ns(fraction: str, source: str) -> int:
+    """Nanoseconds of a fractional-second digit string (more than 9 digits: truncated)."""
+    if not fraction:
+        return 0
+    digits = _digits(fraction, "fraction", source)
+    if len(fraction) <= 9:
+        return digits * 10 ** (9 - len(fraction))
+    return digits // 10 ** (len(fraction) - 9)
+
+
+def rfc3339_to_ns(text: str) -> int:
+    """``2026-08-09T21:05:48.123456Z`` (or a ``+HH:MM`` offset) -> ns since the epoch."""
+    if len(text) < 20 or text[4] != "-" or text[7] != "-" or text[10] not in "Tt " or text[13] != ":" or text[16] != ":":
+        raise TimestampError(f"not an RFC 3339 time: {text!r}")
+    rest = text[19:]
+    fraction = ""
+    if rest.startswith("."):
+        end = 1
+        while end < len(rest) and rest[end].isdigit():
+            end += 1
+        fraction, rest = rest[1:end], rest[end:]
+    if rest in ("Z", "z"):
+        offset_s = 0
+    elif len(rest) == 6 and rest[0] in "+-" and rest[3] == ":":
+        sign = 1 if rest[0] == "+" else -1
+        offset_s = sign * (_digits(rest[1:3], "offset", text) * 3600 + _digits(rest[4:6], "offset", text) * 60)
+    else:
+        raise TimestampError(f"no time zone in {text!r}")
+    fields = (
+        _digits(text[0:4], "year", text),
+        _digits(text[5:7], "month", text),
+        _digits(text[8:10], "day", text),
+        _digits(text[11:13], "hour", text),
+        _digits(text[14:16], "minute", text),
+        _digits(text[17:19], "second", text),
+    )
+    if not (1 <= fields[1] <= 12 and 1 <= fields[2] <= 31 and fields[3] < 24 and fields[4] < 60 and fields[5] <= 60):
+        raise TimestampError(f"field out of range in {text!r}")
+    seconds = calendar.timegm((*fields, 0, 0, 0)) - offset_s
+    return seconds * _SECOND_NS + _fraction_ns(fraction, text)
+
+
+def decimal_seconds_to_ns(text: str) -> int:
+    """``"1534614248.456738"`` (seconds with a decimal fraction) -> ns since the epoch."""
+    whole, _, fraction = text.partition(".")
+    return _digits(whole, "seconds", text) * _SECOND_NS + _fraction_ns(fraction, text)

@@ -20,6 +20,7 @@ from tickwire.config import load_config
 from tickwire.engine import Engine
 from tickwire.fixedpoint import format_scaled
 from tickwire.metrics import percentile
+from tickwire.sim.server import parse_ready_line
 
 __all__ = ["add_arguments", "run_demo"]
 
@@ -39,9 +40,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=7, help="simulated market seed")
 
 
-async def _start_simulator(args: argparse.Namespace) -> tuple[asyncio.subprocess.Process, str]:
+async def _start_simulator(
+    args: argparse.Namespace,
+) -> tuple[asyncio.subprocess.Process, dict[str, str]]:
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tickwire", "simulate", "--port", "0",
+        "--venues", ",".join(DEMO_VENUES),
         "--symbols", args.symbols, "--rate", str(args.rate), "--seed", str(args.seed),
         stdout=asyncio.subprocess.PIPE,
     )
@@ -51,10 +55,12 @@ async def _start_simulator(args: argparse.Namespace) -> tuple[asyncio.subprocess
     except asyncio.TimeoutError:
         line = b""
     text = line.decode().strip()
-    if not text.startswith("ready "):
+    try:
+        _, endpoints = parse_ready_line(text)
+    except ValueError:
         process.kill()
-        raise RuntimeError(f"the simulator did not start (said {text!r})")
-    return process, text.split(" ", 1)[1]
+        raise RuntimeError(f"the simulator did not start (said {text!r})") from None
+    return process, endpoints
 
 
 def _micros(value_ns: int | None) -> str:
@@ -160,7 +166,7 @@ async def run_demo(args: argparse.Namespace) -> int:
     """Run the demo for ``args.duration`` seconds (or until Ctrl-C); print a summary."""
     if args.rate <= 0 or args.duration <= 0:
         raise ValueError("--rate and --duration must be > 0")
-    simulator, url = await _start_simulator(args)
+    simulator, endpoints = await _start_simulator(args)
     try:
         config = load_config(
             None,
@@ -168,7 +174,7 @@ async def run_demo(args: argparse.Namespace) -> int:
                 "venues": list(DEMO_VENUES),
                 "symbols": args.symbols.split(","),
                 "sinks": ["none"],
-                "endpoints": {venue: url for venue in DEMO_VENUES},
+                "endpoints": {venue: endpoints[venue] for venue in DEMO_VENUES},
             },
         )
         engine = Engine(config)

@@ -1,4 +1,4 @@
-"""The Binance spot simulator over real loopback sockets, driven by a picows client."""
+"""The simulator serving Binance spot over real loopback sockets, driven by a picows client."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import uvloop
 from picows import WSHandshakeError, WSListener, WSMsgType, ws_connect
 
 from tickwire.sim import Simulator
-from tickwire.sim.server import add_arguments, run_from_args
+from tickwire.sim.server import add_arguments, parse_ready_line, run_from_args
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "binance" / "bookTicker.jsonl"
 FIXTURE_LINES = FIXTURE.read_bytes().splitlines()
@@ -192,7 +192,7 @@ def test_subscribe_all_loops_the_replay_at_the_asked_speed():
 def test_drop_after_aborts_each_connection_and_new_connections_still_work():
     async def scenario() -> None:
         async with Simulator(
-            symbols=["BTC-USDT"], rate=500, channels=["bookTicker"], drop_after=5
+            symbols=["BTC-USDT"], rate=500, channels=["bbo"], drop_after=5
         ) as sim:
             first_transport, first = await connect(sim.url + "/ws/btcusdt@bookTicker")
             await first.disconnected.wait()
@@ -284,7 +284,7 @@ def test_twenty_thousand_messages_a_second_are_sustained():
     async def scenario() -> None:
         rate_per_symbol = 10_000
         async with Simulator(
-            symbols=["BTC-USDT", "ETH-USDT"], rate=rate_per_symbol, channels=["bookTicker"]
+            symbols=["BTC-USDT", "ETH-USDT"], rate=rate_per_symbol, channels=["bbo"]
         ) as sim:
             url = sim.url + "/stream?streams=btcusdt@bookTicker/ethusdt@bookTicker"
             transport, client = await connect(url)
@@ -309,6 +309,8 @@ def test_twenty_thousand_messages_a_second_are_sustained():
         ({"replay_speed": 0}, "replay speed"),
         ({"drop_after": 0}, "drop-after"),
         ({"ping_interval": 0}, "ping interval"),
+        ({"idle_timeout": -1}, "idle timeout"),
+        ({"venues": ["nasdaq"]}, "nasdaq"),
     ],
 )
 def test_bad_options_raise_a_one_line_value_error(options, problem):
@@ -325,6 +327,8 @@ def test_bad_command_line_arguments_raise_value_error():
         ["--symbols", "BTC-USDT,ethusdt"],
         ["--replay", "/missing.jsonl"],
         ["--duration", "-1"],
+        ["--venues", "nasdaq"],
+        ["--idle-timeout", "0"],
     ):
         with pytest.raises(ValueError):
             asyncio.run(run_from_args(parser.parse_args(argv)))
@@ -339,7 +343,7 @@ CLI = (
 )
 
 
-def start_cli(*argv: str) -> tuple[subprocess.Popen[str], str]:
+def start_cli(*argv: str) -> tuple[subprocess.Popen[str], str, dict[str, str]]:
     env = {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     process = subprocess.Popen(
         [sys.executable, "-c", CLI, *argv], stdout=subprocess.PIPE, text=True, env=env
@@ -347,11 +351,16 @@ def start_cli(*argv: str) -> tuple[subprocess.Popen[str], str]:
     assert process.stdout is not None
     ready = process.stdout.readline()
     assert ready.startswith("ready ws://127.0.0.1:"), ready
-    return process, ready.split()[1]
+    url, endpoints = parse_ready_line(ready)
+    assert ready.split()[1] == url
+    return process, url, endpoints
 
 
 def test_the_command_prints_ready_with_its_url_serves_and_stops_on_sigterm():
-    process, url = start_cli("--symbols", "SOL-USDT", "--rate", "200", "--channels", "trade")
+    process, url, endpoints = start_cli(
+        "--symbols", "SOL-USDT", "--rate", "200", "--channels", "trades"
+    )
+    assert endpoints == {"binance": url + "/binance/stream"}
     try:
         async def scenario() -> None:
             transport, client = await connect(url + "/ws/solusdt@trade")
@@ -369,9 +378,44 @@ def test_the_command_prints_ready_with_its_url_serves_and_stops_on_sigterm():
 
 
 def test_the_command_stops_by_itself_after_duration():
-    process, _ = start_cli("--duration", "0.2", "--replay", str(FIXTURE))
+    process, _, _ = start_cli("--duration", "0.2", "--replay", str(FIXTURE))
     try:
         assert process.wait(timeout=5) == 0
     finally:
         process.kill()
         process.wait()
+
+
+def test_the_ready_line_names_each_venue_endpoint_and_clients_use_it():
+    process, url, endpoints = start_cli("--venues", "binance", "--symbols", "ETH-USDT",
+                                        "--rate", "200", "--channels", "bbo")
+    try:
+        assert endpoints == {"binance": url + "/binance/stream"}
+
+        async def scenario() -> None:
+            transport, client = await connect(endpoints["binance"] + "?streams=ethusdt@bookTicker")
+            await eventually(lambda: len(client.texts) >= 3)
+            assert {message["stream"] for message in client.json()} == {"ethusdt@bookTicker"}
+            transport.disconnect()
+
+        run(scenario)
+    finally:
+        process.kill()
+        process.wait()
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["", "ready", "listening ws://127.0.0.1:1", "ready ws://127.0.0.1:1 binance", "ready x =y"],
+)
+def test_parse_ready_line_refuses_other_lines(line):
+    with pytest.raises(ValueError):
+        parse_ready_line(line)
+
+
+def test_parse_ready_line_gives_the_url_and_endpoints():
+    line = "ready ws://127.0.0.1:9100 binance=ws://127.0.0.1:9100/binance/stream\n"
+    assert parse_ready_line(line) == (
+        "ws://127.0.0.1:9100",
+        {"binance": "ws://127.0.0.1:9100/binance/stream"},
+    )

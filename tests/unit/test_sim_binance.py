@@ -6,15 +6,26 @@ import json
 
 import pytest
 
+from tickwire.model import SELL
 from tickwire.sim.binance import (
+    BinanceSimVenue,
     BinanceStreamSession,
     ConnectionRequest,
-    RequestPathError,
     parse_request_path,
     render_combined,
 )
+from tickwire.sim.market import (
+    MarketQuote,
+    MarketTrade,
+    SyntheticMarket,
+    VenueView,
+    symbol_spec,
+)
+from tickwire.sim.venue import RequestPathError, SessionReply, format_units
 
 NS = 1_000_000_000
+NOW_MS = 1_790_001_234_567
+ONE = 10**8
 
 
 def session(path: str = "/ws") -> BinanceStreamSession:
@@ -106,7 +117,7 @@ def test_subscribe_is_acknowledged_with_null_result_and_the_same_id():
     )
     assert handled.reply == b'{"result":null,"id":1}'
     assert handled.method == "SUBSCRIBE" and handled.accepted
-    assert list(client.streams) == ["btcusdt@bookTicker", "ethusdt@trade"]
+    assert list(client.topics) == ["btcusdt@bookTicker", "ethusdt@trade"]
 
 
 def test_list_subscriptions_returns_streams_in_subscription_order():
@@ -124,7 +135,7 @@ def test_unsubscribe_removes_streams_and_ignores_ones_not_subscribed():
         client, {"method": "UNSUBSCRIBE", "params": ["btcusdt@trade", "ethusdt@trade"], "id": 7}
     )
     assert answer == {"result": None, "id": 7}
-    assert list(client.streams) == ["btcusdt@bookTicker"]
+    assert list(client.topics) == ["btcusdt@bookTicker"]
 
 
 def test_string_and_null_ids_are_echoed():
@@ -180,7 +191,7 @@ def test_bad_requests_get_a_binance_style_error_and_change_nothing(request_text,
     assert answer["id"] == request_id
     assert answer["error"]["code"] == code
     assert answer["error"]["msg"]
-    assert list(client.streams) == ["btcusdt@bookTicker"]
+    assert list(client.topics) == ["btcusdt@bookTicker"]
     assert client.combined is False
 
 
@@ -195,7 +206,7 @@ def test_subscribing_over_the_stream_limit_is_refused_whole():
         client, {"method": "SUBSCRIBE", "params": ["ethusdt@trade", "solusdt@trade"], "id": 1}
     )
     assert answer["error"]["code"] == 2
-    assert list(client.streams) == ["btcusdt@trade"]
+    assert list(client.topics) == ["btcusdt@trade"]
     request = {"method": "SUBSCRIBE", "params": ["btcusdt@trade", "ethusdt@trade"], "id": 2}
     assert reply(client, request) == {"result": None, "id": 2}
 
@@ -227,11 +238,11 @@ PAYLOAD = (
 
 
 def test_raw_connections_get_the_payload_bare():
-    assert session("/ws/btcusdt@bookTicker").render("btcusdt@bookTicker", PAYLOAD) is PAYLOAD
+    assert session("/ws/btcusdt@bookTicker").frame("btcusdt@bookTicker", PAYLOAD) is PAYLOAD
 
 
 def test_combined_connections_get_the_payload_enveloped_byte_exact():
-    rendered = session("/stream?streams=btcusdt@bookTicker").render("btcusdt@bookTicker", PAYLOAD)
+    rendered = session("/stream?streams=btcusdt@bookTicker").frame("btcusdt@bookTicker", PAYLOAD)
     assert rendered == b'{"stream":"btcusdt@bookTicker","data":' + PAYLOAD + b"}"
     assert json.loads(rendered) == {"stream": "btcusdt@bookTicker", "data": json.loads(PAYLOAD)}
 
@@ -239,7 +250,7 @@ def test_combined_connections_get_the_payload_enveloped_byte_exact():
 def test_switching_to_combined_changes_rendering_of_later_frames():
     client = session("/ws")
     reply(client, {"method": "SET_PROPERTY", "params": ["combined", True], "id": 1})
-    assert client.render("btcusdt@trade", b"{}") == b'{"stream":"btcusdt@trade","data":{}}'
+    assert client.frame("btcusdt@trade", b"{}") == b'{"stream":"btcusdt@trade","data":{}}'
 
 
 def test_render_combined_matches_recorded_envelopes():
@@ -249,3 +260,147 @@ def test_render_combined_matches_recorded_envelopes():
     )
     payload = line[len(b'{"stream":"nknusdt@bookTicker","data":') : -1]
     assert render_combined("nknusdt@bookTicker", payload) == line
+
+
+def test_a_session_answers_text_with_its_reply_and_says_when_it_subscribed():
+    client = session()
+    subscribe = b'{"method":"SUBSCRIBE","params":["btcusdt@trade"],"id":1}'
+    assert client.on_text(subscribe, 0) == SessionReply((b'{"result":null,"id":1}',), True)
+    listing = client.on_text(b'{"method":"LIST_SUBSCRIPTIONS","id":2}', 0)
+    assert listing == SessionReply((b'{"result":["btcusdt@trade"],"id":2}',), False)
+    refused = client.on_text(b'{"method":"SUBSCRIBE","params":["x"],"id":3}', 0)
+    assert not refused.subscribed
+
+
+def test_only_combined_sessions_share_a_framing_key():
+    raw, combined = session("/ws"), session("/stream")
+    assert raw.framing is None
+    assert combined.framing == session("/stream?streams=btcusdt@trade").framing is not None
+    reply(raw, {"method": "SET_PROPERTY", "params": ["combined", True], "id": 1})
+    assert raw.framing == combined.framing
+
+
+# -- the venue: market events as Binance payloads -------------------------------------------------
+
+
+def venue_frames(
+    symbols: list[str], count: int, seed: int = 0, channels=("bbo", "trades", "ticker")
+) -> list[tuple[str, dict]]:
+    """``count`` market steps rendered on every stream, as (stream, decoded payload)."""
+    market = SyntheticMarket([symbol_spec(s) for s in symbols], seed=seed, channels=channels)
+    venue = BinanceSimVenue(VenueView(market, "binance"))
+    produced = []
+    for step in range(count):
+        event = venue.view.on_step(market.step(), NOW_MS + step)
+        for topic in venue.topics(event):
+            produced.extend((topic, json.loads(payload)) for payload in venue.render(event, topic))
+    return produced
+
+
+def units(text: str) -> int:
+    """Exact 8-decimal text -> int, checking the shape the real feed uses."""
+    sign = -1 if text.startswith("-") else 1
+    whole, dot, fraction = text.lstrip("-").partition(".")
+    assert dot and len(fraction) == 8 and whole.isdigit() and fraction.isdigit(), text
+    return sign * (int(whole) * ONE + int(fraction))
+
+
+def test_format_units_gives_eight_decimals_like_binance_or_fewer_when_asked():
+    assert format_units(6_701_240_000_000) == "67012.40000000"
+    assert format_units(35_210_000) == "0.35210000"
+    assert format_units(0) == "0.00000000"
+    assert format_units(-81_240_000_000) == "-812.40000000"
+    assert format_units(6_701_240_000_000, 2) == "67012.40"
+    assert format_units(6_701_240_000_000, 0) == "67012"
+
+
+def test_events_feed_the_binance_streams_of_their_symbol():
+    market = SyntheticMarket([symbol_spec("BTC-USDT"), symbol_spec("ETH-BTC")])
+    venue = BinanceSimVenue(VenueView(market, "binance"))
+    quote = MarketQuote("ETH-BTC", 1, 2, 3, 4, 5, NOW_MS)
+    trade = MarketTrade("BTC-USDT", 1, 2, 3, SELL, 10, (3,), NOW_MS)
+    ticker = venue.view.ticker("BTC-USDT", NOW_MS)
+    assert venue.topics(quote) == ("ethbtc@bookTicker",)
+    assert venue.topics(trade) == ("btcusdt@trade", "btcusdt@aggTrade")
+    assert venue.topics(ticker) == ("btcusdt@ticker",)
+
+
+def test_every_stream_has_the_binance_field_order():
+    seen = {}
+    for stream, payload in venue_frames(["BTC-USDT"], 400, seed=3):
+        seen.setdefault(stream, list(payload))
+    assert seen == {
+        "btcusdt@bookTicker": ["u", "s", "b", "B", "a", "A"],
+        "btcusdt@trade": ["e", "E", "s", "t", "p", "q", "T", "m", "M"],
+        "btcusdt@aggTrade": ["e", "E", "s", "a", "p", "q", "f", "l", "T", "m", "M"],
+        "btcusdt@ticker": ["e", "E", "s", "p", "P", "w", "x", "c", "Q", "b", "B", "a", "A",
+                           "o", "h", "l", "v", "q", "O", "C", "F", "L", "n"],
+    }
+
+
+def test_trades_print_at_the_touch_agg_trades_sum_them_and_the_ticker_adds_them_up():
+    bid = ask = 0
+    trade_ids: list[int] = []
+    trades_since_agg: list[dict] = []
+    volume = 0
+    tickers_checked = agg_trades_checked = 0
+    for stream, payload in venue_frames(["ETH-USDT"], 2_000, seed=5):
+        if stream.endswith("@bookTicker"):
+            bid, ask = units(payload["b"]), units(payload["a"])
+        elif stream.endswith("@trade"):
+            assert units(payload["p"]) == (bid if payload["m"] else ask)
+            assert payload["T"] <= payload["E"]
+            trade_ids.append(payload["t"])
+            volume += units(payload["q"])
+            trades_since_agg.append(payload)
+        elif stream.endswith("@aggTrade"):
+            assert (payload["f"], payload["l"]) == (trades_since_agg[0]["t"], trade_ids[-1])
+            assert units(payload["q"]) == sum(units(trade["q"]) for trade in trades_since_agg)
+            assert {(t["p"], t["m"]) for t in trades_since_agg} == {(payload["p"], payload["m"])}
+            trades_since_agg = []
+            agg_trades_checked += 1
+        elif trade_ids:
+            assert (payload["F"], payload["L"]) == (trade_ids[0], trade_ids[-1])
+            assert payload["n"] == len(trade_ids)
+            assert units(payload["v"]) == volume
+            assert units(payload["l"]) <= units(payload["w"]) <= units(payload["h"])
+            assert (units(payload["b"]), units(payload["a"])) == (bid, ask)
+            assert payload["C"] - payload["O"] == 86_400_000
+            tickers_checked += 1
+    assert trade_ids == list(range(trade_ids[0], trade_ids[0] + len(trade_ids)))
+    assert tickers_checked > 10 and agg_trades_checked > 10
+
+
+def test_a_ticker_before_any_trade_reports_no_trades():
+    (stream, payload), *_ = venue_frames(["BTC-USDT"], 1, channels=["ticker"])
+    assert stream == "btcusdt@ticker"
+    assert (payload["F"], payload["L"], payload["n"]) == (-1, -1, 0)
+    assert payload["c"] == payload["o"] == payload["b"]
+    assert (payload["p"], payload["P"], payload["v"]) == ("0.00000000", "0.000", "0.00000000")
+
+
+def test_book_tickers_keep_bid_below_ask_with_increasing_update_ids():
+    last_update_id = 0
+    for stream, payload in venue_frames(["BTC-USDT", "NKN-USDT"], 1_000, seed=9, channels=["bbo"]):
+        assert payload["s"] == stream.split("@")[0].upper()
+        assert 0 < units(payload["b"]) < units(payload["a"])
+        if payload["s"] == "BTCUSDT":
+            assert payload["u"] > last_update_id
+            last_update_id = payload["u"]
+
+
+def test_same_seed_same_times_same_bytes():
+    def run(seed: int) -> list[tuple[str, dict]]:
+        return venue_frames(["BTC-USDT", "NKN-USDT"], 300, seed=seed)
+
+    assert run(7) == run(7)
+    assert run(7) != run(8)
+
+
+def test_binance_lists_spot_only_and_reads_its_recordings():
+    assert BinanceSimVenue.instrument_kinds == frozenset({""})
+    line = b'{"stream":"btcusdt@trade","data":{"e":"trade","s":"BTCUSDT"}}'
+    venue = BinanceSimVenue(None)
+    assert venue.recorded_frame(line) == ("btcusdt@trade", b'{"e":"trade","s":"BTCUSDT"}')
+    with pytest.raises(ValueError):
+        venue.recorded_frame(b'{"hello":"world"}')

@@ -1,44 +1,58 @@
-"""The simulator's synthetic market: integer random walks rendered as Binance payloads."""
+"""The simulator's venue-neutral synthetic market: a common integer random walk, seen by each venue
+with its own small differences."""
 
 from __future__ import annotations
-
-import json
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tickwire.sim.market import SymbolSpec, SyntheticMarket, format_units, symbol_spec
+from tickwire.model import BUY, SELL
+from tickwire.sim.market import (
+    MarketQuote,
+    MarketTicker,
+    MarketTrade,
+    SymbolSpec,
+    SyntheticMarket,
+    VenueView,
+    symbol_spec,
+    venue_profile,
+)
 
 NOW_MS = 1_790_001_234_567
 ONE = 10**8
+VENUES = ("binance", "coinbase", "kraken", "okx", "bybit", "bitstamp")
 
 
-def units(text: str) -> int:
-    """Exact 8-decimal text -> int, checking the shape the real feed uses."""
-    sign = -1 if text.startswith("-") else 1
-    whole, dot, fraction = text.lstrip("-").partition(".")
-    assert dot and len(fraction) == 8 and whole.isdigit() and fraction.isdigit(), text
-    return sign * (int(whole) * ONE + int(fraction))
+def run(market: SyntheticMarket, views: list[VenueView], steps: int, start_ms: int = NOW_MS):
+    """Step the market ``steps`` times; yield (index, reference price, event per view)."""
+    for i in range(steps):
+        index = market.step()
+        reference = market.reference_price(index)
+        yield index, reference, [view.on_step(index, start_ms + i) for view in views]
 
 
-def frames(market: SyntheticMarket, count: int) -> list[tuple[str, dict]]:
-    produced = [market.next_frame(NOW_MS + i) for i in range(count)]
-    return [(stream, json.loads(payload)) for stream, payload in produced]
+def events(view: VenueView, market: SyntheticMarket, steps: int) -> list:
+    return [event for _, _, (event,) in run(market, [view], steps) if event is not None]
 
 
-def test_venue_symbols_and_default_start_prices():
+def test_default_start_prices_ticks_and_lots():
     btc = symbol_spec("BTC-USDT")
-    assert (btc.venue_symbol, btc.stream_prefix) == ("BTCUSDT", "btcusdt")
-    assert btc.start_price == 67_000 * ONE
+    assert (btc.start_price, btc.tick, btc.lot) == (67_000 * ONE, ONE // 100, ONE // 10_000)
     assert symbol_spec("ETH-USDT").start_price == 3_500 * ONE
     assert symbol_spec("SOL-USDC").start_price == 150 * ONE
     assert symbol_spec("NKN-USDT").start_price == 100 * ONE
     assert symbol_spec("ETH-BTC").start_price == 3_500 * ONE * ONE // (67_000 * ONE)
 
 
-@pytest.mark.parametrize("symbol", ["btcusdt", "BTCUSDT", "BTC/USDT", "BTC-USDT-PERP", ""])
-def test_non_canonical_spot_symbols_are_refused(symbol):
+def test_derivatives_are_canonical_symbols_that_start_near_spot():
+    perp = symbol_spec("BTC-USDT-PERP")
+    assert perp.symbol == "BTC-USDT-PERP"
+    assert perp[1:] == symbol_spec("BTC-USDT")[1:]
+
+
+@pytest.mark.parametrize("symbol", ["btcusdt", "BTCUSDT", "BTC/USDT", "btc-usdt-perp", ""])
+def test_non_canonical_symbols_are_refused(symbol):
     with pytest.raises(ValueError):
         symbol_spec(symbol)
 
@@ -48,65 +62,71 @@ def test_unknown_channels_are_refused():
         SyntheticMarket([symbol_spec("BTC-USDT")], channels=["depth"])
 
 
-def test_format_units_gives_eight_decimals_like_binance():
-    assert format_units(6_701_240_000_000) == "67012.40000000"
-    assert format_units(35_210_000) == "0.35210000"
-    assert format_units(0) == "0.00000000"
-    assert format_units(-81_240_000_000) == "-812.40000000"
-
-
-def test_every_channel_has_the_binance_field_order():
-    market = SyntheticMarket([symbol_spec("BTC-USDT")], seed=3)
-    seen = {}
-    for stream, payload in frames(market, 400):
-        seen.setdefault(stream, list(payload))
-    assert seen == {
-        "btcusdt@bookTicker": ["u", "s", "b", "B", "a", "A"],
-        "btcusdt@trade": ["e", "E", "s", "t", "p", "q", "T", "m", "M"],
-        "btcusdt@aggTrade": ["e", "E", "s", "a", "p", "q", "f", "l", "T", "m", "M"],
-        "btcusdt@ticker": ["e", "E", "s", "p", "P", "w", "x", "c", "Q", "b", "B", "a", "A",
-                           "o", "h", "l", "v", "q", "O", "C", "F", "L", "n"],
-    }
-
-
-def test_book_ticker_dominates_and_symbols_take_turns():
+def test_symbols_take_turns_and_the_reference_walks_in_ticks():
     market = SyntheticMarket([symbol_spec("BTC-USDT"), symbol_spec("ETH-USDT")], seed=1)
-    produced = frames(market, 2_100)
-    assert [stream.split("@")[0] for stream, _ in produced[:4]] == ["btcusdt", "ethusdt"] * 2
-    book_tickers = sum(stream.endswith("@bookTicker") for stream, _ in produced)
-    assert 0.7 < book_tickers / len(produced) < 0.85
+    assert [market.step() for _ in range(4)] == [0, 1, 0, 1]
+    start = 67_000 * ONE
+    for _ in range(200):
+        if market.step() == 0:
+            price = market.reference_price(0)
+            assert price % symbol_spec("BTC-USDT").tick == 0
+            assert abs(price - start) < start // 100
+
+
+def test_quotes_dominate_and_every_kind_of_event_comes():
+    market = SyntheticMarket([symbol_spec("BTC-USDT")], seed=1)
+    produced = events(VenueView(market, "binance"), market, 2_100)
+    assert len(produced) == 2_100
+    quotes = sum(isinstance(event, MarketQuote) for event in produced)
+    assert 0.7 < quotes / len(produced) < 0.85
+    assert {type(event) for event in produced} == {MarketQuote, MarketTrade, MarketTicker}
 
 
 def test_only_the_chosen_channels_are_produced():
-    market = SyntheticMarket([symbol_spec("SOL-USDT")], channels=["trade", "ticker"])
-    assert {stream for stream, _ in frames(market, 200)} == {"solusdt@trade", "solusdt@ticker"}
+    market = SyntheticMarket([symbol_spec("SOL-USDT")], channels=["trades", "ticker"])
+    kinds = {type(event) for event in events(VenueView(market, "binance"), market, 200)}
+    assert kinds == {MarketTrade, MarketTicker}
 
 
-def test_trades_print_at_the_touch_and_the_ticker_adds_them_up():
+def test_a_view_lists_only_the_kinds_of_instrument_its_venue_has():
+    specs = [symbol_spec("BTC-USDT"), symbol_spec("BTC-USDT-PERP")]
+    market = SyntheticMarket(specs, seed=2)
+    spot = VenueView(market, "binance")
+    perps = VenueView(market, "bybit_linear", instrument_kinds={"PERP"})
+    assert [spec.symbol for spec in spot.specs] == ["BTC-USDT"]
+    assert [spec.symbol for spec in perps.specs] == ["BTC-USDT-PERP"]
+    for index, _, (spot_event, perp_event) in run(market, [spot, perps], 100):
+        assert (spot_event is None) == (index == 1)
+        assert (perp_event is None) == (index == 0)
+        if spot_event is not None:
+            assert spot_event.symbol == "BTC-USDT"
+        if perp_event is not None:
+            assert perp_event.symbol == "BTC-USDT-PERP"
+
+
+def test_trades_print_at_the_venue_touch_and_the_ticker_adds_them_up():
     market = SyntheticMarket([symbol_spec("ETH-USDT")], seed=5)
-    bid = ask = 0
+    view = VenueView(market, "okx")
+    quote = view.quote("ETH-USDT")
     trade_ids: list[int] = []
     volume = 0
     tickers_checked = 0
-    for _, payload in frames(market, 2_000):
-        event = payload.get("e")
-        if event is None:
-            bid, ask = units(payload["b"]), units(payload["a"])
-        elif event in ("trade", "aggTrade"):
-            if bid:
-                assert units(payload["p"]) == (bid if payload["m"] else ask)
-            if event == "trade":
-                trade_ids.append(payload["t"])
-            else:
-                trade_ids.extend(range(payload["f"], payload["l"] + 1))
-            volume += units(payload["q"])
-            assert payload["T"] <= payload["E"]
+    for event in events(view, market, 3_000):
+        if isinstance(event, MarketQuote):
+            quote = event
+        elif isinstance(event, MarketTrade):
+            assert event.price == (quote.ask if event.taker_side == BUY else quote.bid)
+            assert event.taker_side in (BUY, SELL)
+            assert event.size == sum(event.fill_sizes) and len(event.fill_sizes) >= 1
+            first = event.first_trade_id
+            trade_ids.extend(range(first, first + len(event.fill_sizes)))
+            volume += event.size
         elif trade_ids:
-            assert (payload["F"], payload["L"]) == (trade_ids[0], trade_ids[-1])
-            assert payload["n"] == len(trade_ids)
-            assert units(payload["v"]) == volume
-            assert units(payload["l"]) <= units(payload["w"]) <= units(payload["h"])
-            assert payload["C"] - payload["O"] == 86_400_000
+            assert (event.first_trade_id, event.last_trade_id) == (trade_ids[0], trade_ids[-1])
+            assert event.trade_count == len(trade_ids)
+            assert event.volume == volume
+            assert event.low <= event.last <= event.high
+            assert (event.bid, event.ask) == (quote.bid, quote.ask)
             tickers_checked += 1
     assert trade_ids == list(range(trade_ids[0], trade_ids[0] + len(trade_ids)))
     assert tickers_checked > 10
@@ -114,29 +134,92 @@ def test_trades_print_at_the_touch_and_the_ticker_adds_them_up():
 
 def test_a_ticker_before_any_trade_reports_no_trades():
     market = SyntheticMarket([symbol_spec("BTC-USDT")], channels=["ticker"])
-    _, payload = frames(market, 1)[0]
-    assert (payload["F"], payload["L"], payload["n"]) == (-1, -1, 0)
-    assert payload["c"] == payload["o"] == "67000.00000000"
-    assert (payload["p"], payload["P"], payload["v"]) == ("0.00000000", "0.000", "0.00000000")
+    ticker = VenueView(market, "binance").ticker("BTC-USDT", NOW_MS)
+    assert (ticker.first_trade_id, ticker.last_trade_id, ticker.trade_count) == (-1, -1, 0)
+    assert ticker.last == ticker.open == ticker.bid and ticker.volume == 0
+    assert ticker.time_ms == NOW_MS
 
 
-def test_same_seed_same_times_same_bytes():
-    def run(seed: int) -> list[tuple[str, bytes]]:
+def test_venue_profiles_are_fixed_by_name_and_differ_between_venues():
+    profiles = {venue: venue_profile(venue) for venue in VENUES}
+    assert profiles == {venue: venue_profile(venue) for venue in VENUES}
+    assert len({profile.offset_tenth_bps for profile in profiles.values()}) == len(VENUES)
+    for profile in profiles.values():
+        assert -30 <= profile.offset_tenth_bps <= 30  # within 3 bps of the reference
+        assert profile.max_spread_ticks >= 1
+
+
+def test_venues_quote_the_same_instrument_slightly_differently_never_crossed():
+    specs = [symbol_spec("BTC-USDT"), symbol_spec("ETH-USDT")]
+    market = SyntheticMarket(specs, seed=11, channels=["bbo"])
+    views = [VenueView(market, venue) for venue in VENUES]
+    differing = 0
+    for index, reference, quotes in run(market, views, 2_000):
+        tick = specs[index].tick
+        for quote in quotes:
+            assert 0 < quote.bid < quote.ask
+            mid_offset_bps = abs((quote.bid + quote.ask) / 2 - reference) * 10_000 / reference
+            assert mid_offset_bps < 3 + 8 * tick * 10_000 / reference
+        mids = {quote.bid + quote.ask for quote in quotes}
+        differing += len(mids) > 1
+        spread_across_venues = (max(mids) - min(mids)) / 2
+        assert spread_across_venues * 10_000 / reference < 6 + 8 * tick * 10_000 / reference
+    assert differing == 2_000
+
+
+def test_each_venue_moves_with_the_common_walk():
+    market = SyntheticMarket([symbol_spec("BTC-USDT")], seed=4, channels=["bbo"])
+    views = [VenueView(market, "binance"), VenueView(market, "kraken")]
+    first = [view.quote("BTC-USDT").bid for view in views]
+    for _ in run(market, views, 5_000):
+        pass
+    moved = market.reference_price(0) - symbol_spec("BTC-USDT").start_price
+    for view, bid in zip(views, first):
+        assert abs(view.quote("BTC-USDT").bid - bid - moved) <= 10 * symbol_spec("BTC-USDT").tick
+
+
+def test_update_ids_increase_per_venue_and_symbol():
+    market = SyntheticMarket([symbol_spec("BTC-USDT")], seed=3, channels=["bbo"])
+    view = VenueView(market, "coinbase")
+    ids = [event.update_id for event in events(view, market, 300)]
+    assert all(a < b for a, b in zip(ids, ids[1:]))
+
+
+def test_a_quote_interval_thins_a_venue_quotes_and_keeps_the_latest_as_its_quote():
+    market = SyntheticMarket([symbol_spec("BTC-USDT")], seed=3, channels=["bbo"])
+    fast = VenueView(market, "binance")
+    slow = VenueView(market, "bitstamp", quote_interval_ms=100)
+    fast_quotes, slow_quotes = [], []
+    for step in range(1_000):  # one step per ms: 1 s
+        index = market.step()
+        for view, quotes in ((fast, fast_quotes), (slow, slow_quotes)):
+            event = view.on_step(index, NOW_MS + step)
+            if event is not None:
+                quotes.append(event)
+    assert len(fast_quotes) == 1_000
+    assert len(slow_quotes) == 10
+    assert all(b.time_ms - a.time_ms >= 100 for a, b in zip(slow_quotes, slow_quotes[1:]))
+    assert slow.quote("BTC-USDT") == slow_quotes[-1]
+
+
+def test_same_seed_same_times_same_events_and_another_seed_differs():
+    def produced(seed: int) -> list:
         market = SyntheticMarket([symbol_spec("BTC-USDT"), symbol_spec("NKN-USDT")], seed=seed)
-        return [market.next_frame(NOW_MS + i) for i in range(300)]
+        views = [VenueView(market, "binance"), VenueView(market, "okx")]
+        return [events for _, _, events in run(market, views, 300)]
 
-    assert run(7) == run(7)
-    assert run(7) != run(8)
+    assert produced(7) == produced(7)
+    assert produced(7) != produced(8)
 
 
 def tiny_spec(start_ticks: int, tick: int, lot: int) -> SymbolSpec:
-    return SymbolSpec("TINY-USDT", "TINYUSDT", start_ticks * tick, tick, lot)
+    return SymbolSpec("TINY-USDT", start_ticks * tick, tick, lot)
 
 
 tiny_or_default_specs = st.one_of(
-    st.sampled_from(["BTC-USDT", "ETH-USDT", "SOL-USDT", "NKN-USDT", "ETH-BTC", "LRC-BTC"]).map(
-        symbol_spec
-    ),
+    st.sampled_from(
+        ["BTC-USDT", "ETH-USDT", "SOL-USDT", "NKN-USDT", "ETH-BTC", "LRC-BTC", "BTC-USD"]
+    ).map(symbol_spec),
     st.builds(
         tiny_spec,
         st.integers(1, 5),
@@ -147,32 +230,26 @@ tiny_or_default_specs = st.one_of(
 
 
 @settings(max_examples=60, deadline=None)
-@given(seed=st.integers(0, 2**32), spec=tiny_or_default_specs, count=st.integers(1, 600))
-def test_random_walk_keeps_bid_below_ask_and_everything_positive(seed, spec, count):
+@given(
+    seed=st.integers(0, 2**32),
+    spec=tiny_or_default_specs,
+    count=st.integers(1, 600),
+    venue=st.sampled_from(VENUES),
+)
+def test_every_venue_keeps_bid_below_ask_on_ticks_and_everything_positive(seed, spec, count, venue):
     market = SyntheticMarket([spec], seed=seed)
     last_update_id = 0
-    for stream, payload in frames(market, count):
-        assert stream.startswith(spec.stream_prefix + "@")
-        if stream.endswith("@bookTicker"):
-            bid, ask = units(payload["b"]), units(payload["a"])
-            assert 0 < bid < ask
-            assert bid % spec.tick == 0 and ask % spec.tick == 0
-            assert units(payload["B"]) > 0 and units(payload["A"]) > 0
-            assert payload["u"] > last_update_id
-            last_update_id = payload["u"]
-        elif stream.endswith("@ticker"):
-            assert 0 < units(payload["b"]) < units(payload["a"])
-            assert 0 < units(payload["l"]) <= units(payload["c"]) <= units(payload["h"])
+    for event in events(VenueView(market, venue), market, count):
+        assert event.symbol == spec.symbol
+        if isinstance(event, MarketQuote):
+            assert 0 < event.bid < event.ask
+            assert event.bid % spec.tick == 0 and event.ask % spec.tick == 0
+            assert event.bid_size > 0 and event.ask_size > 0
+            assert event.bid_size % spec.lot == 0
+            assert event.update_id > last_update_id
+            last_update_id = event.update_id
+        elif isinstance(event, MarketTicker):
+            assert 0 < event.bid < event.ask
+            assert 0 < event.low <= event.last <= event.high
         else:
-            assert units(payload["p"]) > 0 and units(payload["q"]) > 0
-
-
-@settings(max_examples=30, deadline=None)
-@given(seed=st.integers(0, 2**32), count=st.integers(1, 200))
-def test_the_walk_is_deterministic_per_seed(seed, count):
-    specs = [symbol_spec("BTC-USDT"), symbol_spec("ETH-USDT")]
-    first = SyntheticMarket(specs, seed=seed)
-    second = SyntheticMarket(specs, seed=seed)
-    assert [first.next_frame(NOW_MS) for _ in range(count)] == [
-        second.next_frame(NOW_MS) for _ in range(count)
-    ]
+            assert event.price > 0 and all(size > 0 for size in event.fill_sizes)

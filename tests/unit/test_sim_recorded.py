@@ -1,4 +1,4 @@
-"""Recorded Binance frames for the simulator's replay."""
+"""Recorded frames for the simulator's replay: generic line reading, Binance frame parsing."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tickwire.sim.binance import parse_recorded_line
 from tickwire.sim.recorded import RecordedFrameError, iter_recorded_frames, load_recorded_frames
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "binance" / "bookTicker.jsonl"
@@ -14,7 +15,7 @@ FIXTURE = Path(__file__).parent.parent / "fixtures" / "binance" / "bookTicker.js
 
 def test_combined_lines_give_their_stream_and_the_payload_byte_exact():
     lines = FIXTURE.read_bytes().splitlines()
-    frames = load_recorded_frames(FIXTURE)
+    frames = load_recorded_frames(FIXTURE, parse_recorded_line)
     assert len(frames) == len(lines) > 0
     for (stream, payload), line in zip(frames, lines):
         assert line == b'{"stream":"' + stream.encode() + b'","data":' + payload + b"}"
@@ -47,7 +48,7 @@ def test_combined_lines_give_their_stream_and_the_payload_byte_exact():
 def test_bare_payloads_get_their_stream_from_symbol_and_event(tmp_path, payload, stream):
     recording = tmp_path / "bare.jsonl"
     recording.write_bytes(payload + b"\r\n\n")
-    assert load_recorded_frames(recording) == [(stream, payload)]
+    assert load_recorded_frames(recording, parse_recorded_line) == [(stream, payload)]
 
 
 @pytest.mark.parametrize(
@@ -66,7 +67,14 @@ def test_a_bad_line_is_reported_with_file_and_line_number(tmp_path, line, reason
     recording = tmp_path / "bad.jsonl"
     good = FIXTURE.read_bytes().splitlines()[0]
     recording.write_bytes(good + b"\n\n" + line + b"\n")
-    frames = iter_recorded_frames(recording)
+    frames = iter_recorded_frames(recording, parse_recorded_line)
     assert next(frames)[0] == "nknusdt@bookTicker"
     with pytest.raises(RecordedFrameError, match=rf"^{re.escape(str(recording))}:3: .*{reason}"):
         next(frames)
+
+
+def test_any_venue_line_parser_gets_each_stripped_non_blank_line(tmp_path):
+    recording = tmp_path / "frames.txt"
+    recording.write_bytes(b"  one \n\n\t\ntwo\r\n")
+    seen = load_recorded_frames(recording, lambda line: ("topic", line))
+    assert seen == [("topic", b"one"), ("topic", b"two")]

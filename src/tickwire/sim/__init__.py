@@ -1,4 +1,4 @@
-"""Exchange simulator: a loopback WebSocket server speaking the Binance spot stream protocol."""
+"""Exchange simulator: a loopback WebSocket server speaking several venues' public protocols."""
 
 from tickwire.sim.server import Simulator, SimulatorStats
 

@@ -1,29 +1,51 @@
-"""Binance spot public stream server protocol, without I/O.
+"""Binance spot public stream server, without I/O: ``BinanceSimVenue`` for ``tickwire.sim.server``.
 
 ``parse_request_path`` turns the HTTP request path of a WebSocket upgrade into the streams the
 connection starts with and whether payloads are wrapped (combined) or bare (raw).
 ``BinanceStreamSession`` is the state of one connection: it answers the client's JSON requests
 (SUBSCRIBE, UNSUBSCRIBE, LIST_SUBSCRIPTIONS, SET_PROPERTY, GET_PROPERTY), counts incoming messages
-against Binance's 5 per second limit, and renders payloads into the frames that connection gets.
+against Binance's 5 per second limit, and wraps payloads in the combined-stream envelope when
+asked. ``BinanceSimVenue`` renders market events as ``bookTicker``, ``trade``, ``aggTrade`` and
+``ticker`` payloads and reads recorded frames.
 """
 
 from __future__ import annotations
 
 import re
 from collections import deque
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 from urllib.parse import parse_qs, urlsplit
 
 import msgspec
 
+from tickwire.instruments import parse_symbol
+from tickwire.model import SELL
+from tickwire.sim.market import (
+    PRICE_DECIMALS,
+    MarketEvent,
+    MarketQuote,
+    MarketTicker,
+    MarketTrade,
+    VenueView,
+)
+from tickwire.sim.venue import (
+    RequestPathError,
+    SessionReply,
+    SimSession,
+    SimVenue,
+    format_units,
+)
+
 __all__ = [
     "MAX_INCOMING_MESSAGES_PER_SECOND",
     "MAX_STREAMS_PER_CONNECTION",
+    "BinanceSimVenue",
     "BinanceStreamSession",
     "ConnectionRequest",
     "HandledRequest",
-    "RequestPathError",
     "is_valid_stream_name",
+    "parse_recorded_line",
     "parse_request_path",
     "render_combined",
 ]
@@ -53,15 +75,6 @@ _ERROR_INVALID_JSON = 3
 def is_valid_stream_name(name: str) -> bool:
     """True for a lowercase Binance spot stream name such as ``btcusdt@bookTicker``."""
     return _STREAM_NAME_RE.fullmatch(name) is not None
-
-
-class RequestPathError(ValueError):
-    """An upgrade request path the server refuses; ``status`` is the HTTP status to answer with."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
 
 
 class ConnectionRequest(NamedTuple):
@@ -145,13 +158,13 @@ _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
 
 
-class BinanceStreamSession:
+class BinanceStreamSession(SimSession):
     """The protocol state of one client connection to the Binance spot stream server.
 
-    Feed every client text message to ``handle_request`` and send back its ``reply``; call
-    ``count_incoming`` for every message the client sends (text, ping and pong frames alike).
-    Send a payload only if its stream is in ``streams`` (a dict used as an ordered set), as the
-    bytes ``render(stream, payload)``.
+    ``on_text`` (or ``handle_request``, which also says which method it was) answers a client
+    JSON request; ``count_incoming`` counts every message the client sends (text, ping and pong
+    frames alike). ``topics`` are the subscribed stream names; payloads go out bare, or in the
+    ``{"stream":…,"data":…}`` envelope while ``combined`` is on.
     """
 
     def __init__(
@@ -161,15 +174,20 @@ class BinanceStreamSession:
         max_incoming_per_second: int = MAX_INCOMING_MESSAGES_PER_SECOND,
         max_streams: int = MAX_STREAMS_PER_CONNECTION,
     ) -> None:
-        self.streams: dict[str, None] = dict.fromkeys(request.streams)
+        super().__init__(request.streams)
         self.combined = request.combined
         self.max_incoming_per_second = max_incoming_per_second
         self.max_streams = max_streams
         self._incoming_ns: deque[int] = deque()
 
-    def render(self, stream: str, payload: bytes) -> bytes:
-        """The frame this connection gets for ``payload`` of ``stream``: bare or enveloped."""
-        return render_combined(stream, payload) if self.combined else payload
+    @property
+    def framing(self) -> str | None:
+        """``"combined"`` while payloads are enveloped, None while they go out bare."""
+        return "combined" if self.combined else None
+
+    def frame(self, topic: str, payload: bytes) -> bytes:
+        """The frame this connection gets for ``payload`` of stream ``topic``: bare or enveloped."""
+        return render_combined(topic, payload) if self.combined else payload
 
     def count_incoming(self, now_ns: int) -> bool:
         """Count one incoming message at monotonic ``now_ns``.
@@ -188,6 +206,11 @@ class BinanceStreamSession:
     def incoming_last_second(self) -> int:
         """How many messages were counted in the second up to the last ``count_incoming``."""
         return len(self._incoming_ns)
+
+    def on_text(self, message: bytes, now_ns: int) -> SessionReply:
+        """Answer one client request (see ``handle_request``)."""
+        handled = self.handle_request(message)
+        return SessionReply((handled.reply,), handled.accepted and handled.method == "SUBSCRIBE")
 
     def handle_request(self, message: bytes | str) -> HandledRequest:
         """Apply one client JSON request and return the JSON reply to send back."""
@@ -216,19 +239,19 @@ class BinanceStreamSession:
     def _apply(self, method: str, params: Any) -> Any:
         if method == "SUBSCRIBE":
             names = _stream_params(params)
-            added = dict.fromkeys(name for name in names if name not in self.streams)
-            if len(self.streams) + len(added) > self.max_streams:
+            added = dict.fromkeys(name for name in names if name not in self.topics)
+            if len(self.topics) + len(added) > self.max_streams:
                 raise _invalid_request(f"at most {self.max_streams} streams per connection")
-            self.streams.update(added)
+            self.topics.update(added)
             return None
         if method == "UNSUBSCRIBE":
             for name in _stream_params(params):
-                self.streams.pop(name, None)
+                self.topics.pop(name, None)
             return None
         if method == "LIST_SUBSCRIPTIONS":
             if params not in (None, []):
                 raise _invalid_request("too many parameters")
-            return list(self.streams)
+            return list(self.topics)
         if method == "SET_PROPERTY":
             if not isinstance(params, list) or len(params) != 2:
                 raise _invalid_request("params must be [property, value]")
@@ -287,3 +310,267 @@ def _check_property_name(name: Any) -> None:
         raise _invalid_request("property name must be a string")
     if name != "combined":
         raise _RequestError(_ERROR_UNKNOWN_PROPERTY, "Unknown property")
+
+
+# -- payloads -------------------------------------------------------------------------------------
+
+_MS_PER_DAY = 86_400_000
+_ONE = 10**PRICE_DECIMALS
+
+
+class _BookTicker(msgspec.Struct, gc=False):
+    u: int
+    s: str
+    b: str
+    B: str
+    a: str
+    A: str
+
+
+class _Trade(msgspec.Struct, gc=False, tag_field="e", tag="trade"):
+    E: int
+    s: str
+    t: int
+    p: str
+    q: str
+    T: int
+    m: bool
+    M: bool
+
+
+class _AggTrade(msgspec.Struct, gc=False, tag_field="e", tag="aggTrade"):
+    E: int
+    s: str
+    a: int
+    p: str
+    q: str
+    f: int
+    l: int  # noqa: E741 - Binance's field name
+    T: int
+    m: bool
+    M: bool
+
+
+class _Ticker(msgspec.Struct, gc=False, tag_field="e", tag="24hrTicker"):
+    E: int
+    s: str
+    p: str
+    P: str
+    w: str
+    x: str
+    c: str
+    Q: str
+    b: str
+    B: str
+    a: str
+    A: str
+    o: str
+    h: str
+    l: str  # noqa: E741 - Binance's field name
+    v: str
+    q: str
+    O: int  # noqa: E741 - Binance's field name
+    C: int
+    F: int
+    L: int
+    n: int
+
+
+def _ticker(symbol: str, ticker: MarketTicker) -> _Ticker:
+    change = ticker.last - ticker.open
+    whole_pct, thousandths_pct = divmod(abs(change) * 100_000 // ticker.open, 1000)
+    percent = f"{'-' if change < 0 else ''}{whole_pct}.{thousandths_pct:03d}"
+    weighted_average = ticker.quote_volume * _ONE // ticker.volume if ticker.volume else 0
+    now_ms = ticker.time_ms
+    return _Ticker(
+        E=now_ms,
+        s=symbol,
+        p=format_units(change),
+        P=percent,
+        w=format_units(weighted_average),
+        x=format_units(ticker.open),
+        c=format_units(ticker.last),
+        Q=format_units(ticker.last_size),
+        b=format_units(ticker.bid),
+        B=format_units(ticker.bid_size),
+        a=format_units(ticker.ask),
+        A=format_units(ticker.ask_size),
+        o=format_units(ticker.open),
+        h=format_units(ticker.high),
+        l=format_units(ticker.low),
+        v=format_units(ticker.volume),
+        q=format_units(ticker.quote_volume),
+        O=now_ms - _MS_PER_DAY,
+        C=now_ms,
+        F=ticker.first_trade_id,
+        L=ticker.last_trade_id,
+        n=ticker.trade_count,
+    )
+
+
+# -- recordings -----------------------------------------------------------------------------------
+
+_STREAM_KIND_BY_EVENT = {
+    "trade": "trade",
+    "aggTrade": "aggTrade",
+    "24hrTicker": "ticker",
+    "24hrMiniTicker": "miniTicker",
+    "depthUpdate": "depth",
+}
+
+
+class _KlineInterval(msgspec.Struct):
+    i: str
+
+
+_ABSENT = msgspec.Raw()
+
+
+class _RecordedLine(msgspec.Struct):
+    stream: str | None = None
+    data: msgspec.Raw = _ABSENT
+    e: str | None = None
+    s: str | None = None
+    b: msgspec.Raw = _ABSENT
+    a: msgspec.Raw = _ABSENT
+    k: _KlineInterval | None = None
+
+
+_decode_recorded_line = msgspec.json.Decoder(_RecordedLine).decode
+
+
+def parse_recorded_line(line: bytes) -> tuple[str, bytes]:
+    """The stream and bare payload of one recorded frame, enveloped or bare.
+
+    A combined-stream line ``{"stream":"nknusdt@bookTicker","data":{...}}`` names its stream; for
+    a bare payload the stream is worked out from ``s`` and ``e``. The payload is sliced out of the
+    line, never re-encoded. Raises ValueError for a line that is not a Binance frame.
+    """
+    frame = _decode_recorded_line(line)
+    if frame.stream is not None or frame.data:
+        if not frame.stream or not frame.data:
+            raise ValueError('a combined frame needs both "stream" and "data"')
+        return frame.stream, bytes(frame.data)
+    if not frame.s:
+        raise ValueError('a bare payload needs a symbol "s" to tell its stream')
+    if frame.e is None:
+        if not (frame.b and frame.a):
+            raise ValueError('a bare payload without "e" must be a bookTicker with "b" and "a"')
+        kind = "bookTicker"
+    elif frame.e == "kline" and frame.k is not None:
+        kind = f"kline_{frame.k.i}"
+    elif frame.e in _STREAM_KIND_BY_EVENT:
+        kind = _STREAM_KIND_BY_EVENT[frame.e]
+    else:
+        raise ValueError(f"cannot tell the stream of event type {frame.e!r}")
+    return f"{frame.s.lower()}@{kind}", line
+
+
+# -- the venue ------------------------------------------------------------------------------------
+
+_Renderer = Callable[[Any], Sequence[bytes]]
+
+
+class BinanceSimVenue(SimVenue):
+    """Binance spot public streams at ``/ws``, ``/ws/<streams>`` and ``/stream?streams=…``.
+
+    Market events become ``<symbol>@bookTicker`` (quotes), ``@trade`` (one payload per fill) and
+    ``@aggTrade`` (one per taker order), and ``@ticker`` payloads, in Binance's field order, with
+    prices and sizes as 8-decimal text. The server pings every 20 s and drops a client whose pong
+    is a minute late.
+    """
+
+    name = "binance"
+    default_path = "/stream"
+    ping_interval = 20.0
+    pong_timeout = 60.0
+
+    def __init__(self, view: VenueView | None) -> None:
+        super().__init__(view)
+        streams: dict[type, tuple[tuple[str, _Renderer], ...]] = {
+            MarketQuote: (("bookTicker", self._book_ticker),),
+            MarketTrade: (("trade", self._trades), ("aggTrade", self._agg_trade)),
+            MarketTicker: (("ticker", self._ticker),),
+        }
+        self._symbols: dict[str, str] = {}
+        self._topics: dict[type, dict[str, tuple[str, ...]]] = {kind: {} for kind in streams}
+        self._renderers: dict[str, _Renderer] = {}
+        for spec in view.specs if view is not None else ():
+            instrument = parse_symbol(spec.symbol)
+            venue_symbol = instrument.base + instrument.quote
+            self._symbols[spec.symbol] = venue_symbol
+            for event_type, kinds in streams.items():
+                topics = tuple(f"{venue_symbol.lower()}@{kind}" for kind, _ in kinds)
+                self._topics[event_type][spec.symbol] = topics
+                self._renderers.update(zip(topics, (render for _, render in kinds)))
+
+    def accept(self, path: str) -> BinanceStreamSession:
+        """A session for ``path`` (see ``parse_request_path``)."""
+        return BinanceStreamSession(parse_request_path(path))
+
+    def topics(self, event: MarketEvent) -> tuple[str, ...]:
+        """The stream names ``event`` feeds, e.g. ``("btcusdt@trade", "btcusdt@aggTrade")``."""
+        return self._topics[type(event)][event.symbol]
+
+    def render(self, event: MarketEvent, topic: str) -> Sequence[bytes]:
+        """The payloads of stream ``topic`` for ``event``."""
+        return self._renderers[topic](event)
+
+    def recorded_frame(self, line: bytes) -> tuple[str, bytes]:
+        """See ``parse_recorded_line``."""
+        return parse_recorded_line(line)
+
+    def _book_ticker(self, quote: MarketQuote) -> tuple[bytes]:
+        return (
+            _encode(
+                _BookTicker(
+                    quote.update_id,
+                    self._symbols[quote.symbol],
+                    format_units(quote.bid),
+                    format_units(quote.bid_size),
+                    format_units(quote.ask),
+                    format_units(quote.ask_size),
+                )
+            ),
+        )
+
+    def _trades(self, trade: MarketTrade) -> list[bytes]:
+        symbol = self._symbols[trade.symbol]
+        price = format_units(trade.price)
+        buyer_is_maker = trade.taker_side == SELL
+        return [
+            _encode(
+                _Trade(
+                    trade.time_ms,
+                    symbol,
+                    trade.first_trade_id + fill,
+                    price,
+                    format_units(size),
+                    trade.time_ms,
+                    buyer_is_maker,
+                    True,
+                )
+            )
+            for fill, size in enumerate(trade.fill_sizes)
+        ]
+
+    def _agg_trade(self, trade: MarketTrade) -> tuple[bytes]:
+        return (
+            _encode(
+                _AggTrade(
+                    trade.time_ms,
+                    self._symbols[trade.symbol],
+                    trade.aggregate_id,
+                    format_units(trade.price),
+                    format_units(trade.size),
+                    trade.first_trade_id,
+                    trade.first_trade_id + len(trade.fill_sizes) - 1,
+                    trade.time_ms,
+                    trade.taker_side == SELL,
+                    True,
+                )
+            ),
+        )
+
+    def _ticker(self, ticker: MarketTicker) -> tuple[bytes]:
+        return (_encode(_ticker(self._symbols[ticker.symbol], ticker)),)

@@ -1,205 +1,150 @@
-"""A synthetic Binance spot market, without I/O: seeded integer random walks rendered as payloads.
+"""The simulator's synthetic market, without I/O and without any venue's wire format.
 
-Prices and sizes are integers counting ``10**-8`` units and go out as 8-decimal strings, like the
-real feed. The caller passes the time of every frame, so the same seed and the same times give the
-same bytes.
+``SyntheticMarket`` moves one reference price per canonical symbol (``BTC-USDT``, ``BTC-USDT-PERP``,
+…): a seeded integer random walk in ticks. A ``VenueView`` is one venue's market on top of it: the
+venue quotes around the reference with its own small offset, spread and size noise and at its own
+cadence, trades at its own touch and keeps its own 24 h statistics. Views produce neutral events
+(``MarketQuote``, ``MarketTrade``, ``MarketTicker``) that each venue module renders into its wire
+format.
+
+Prices and sizes are integers counting ``10**-8`` units. The caller passes every time, so the same
+seed and the same times give the same events.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import NamedTuple
 
 import msgspec
 
 from tickwire.instruments import parse_symbol
+from tickwire.model import BUY, SELL
+from tickwire.venues.base import Channel
 
 __all__ = [
     "CHANNELS",
     "PRICE_DECIMALS",
+    "MarketEvent",
+    "MarketQuote",
+    "MarketTicker",
+    "MarketTrade",
     "SymbolSpec",
     "SyntheticMarket",
-    "format_units",
+    "VenueProfile",
+    "VenueView",
     "symbol_spec",
+    "venue_profile",
 ]
 
 PRICE_DECIMALS = 8
-CHANNELS = ("bookTicker", "trade", "aggTrade", "ticker")
+CHANNELS = (Channel.BBO, Channel.TRADES, Channel.TICKER)
 
 _ONE = 10**PRICE_DECIMALS
-_CHANNEL_WEIGHTS = {"bookTicker": 16, "trade": 2, "aggTrade": 2, "ticker": 1}
+_CHANNEL_WEIGHTS = {Channel.BBO: 16, Channel.TRADES: 4, Channel.TICKER: 1}
 _USD_PRICES = {"BTC": 67_000 * _ONE, "ETH": 3_500 * _ONE, "SOL": 150 * _ONE}
 _USD_LIKE = frozenset(("USD", "USDT", "USDC", "FDUSD", "BUSD", "TUSD", "DAI"))
 _OTHER_USD_PRICE = 100 * _ONE
 _PRICE_DIGITS_PER_TICK = 7  # the tick is about a millionth of the start price
 _LOT_DIGITS = 17  # the lot is worth a few USD: 0.0001 BTC, 0.001 ETH, 0.01 of a 100 USD coin
-_MS_PER_DAY = 86_400_000
 _MAX_WALK_STEP_TICKS = 2
-_MAX_SPREAD_TICKS = 3
-_MAX_BOOK_SIZE_LOTS = 20_000
-_MAX_TRADE_SIZE_LOTS = 5_000
-_MAX_FILLS_PER_AGG_TRADE = 3
+_MAX_OFFSET_TENTH_BPS = 30  # venues centre their quotes within 3 bps of the reference
+_TENTH_BPS_PER_UNIT = 100_000
+_MAX_FILLS_PER_TRADE = 3
 _MAX_UPDATE_ID_GAP = 5
 
 
-def format_units(value: int) -> str:
-    """Format an integer count of ``10**-8`` units as Binance text, e.g. ``"67012.40000000"``."""
-    sign = "-" if value < 0 else ""
-    whole, fraction = divmod(abs(value), _ONE)
-    return f"{sign}{whole}.{fraction:08d}"
-
-
 class SymbolSpec(NamedTuple):
-    """One simulated symbol: names, then start price, tick and size lot in ``10**-8`` units."""
+    """One simulated instrument: canonical symbol, then start price, tick and size lot in units."""
 
     symbol: str
-    venue_symbol: str
     start_price: int
     tick: int
     lot: int
 
-    @property
-    def stream_prefix(self) -> str:
-        """The lowercase symbol that starts this symbol's stream names, e.g. ``btcusdt``."""
-        return self.venue_symbol.lower()
-
 
 def symbol_spec(symbol: str) -> SymbolSpec:
-    """Build the default spec for canonical spot ``BASE-QUOTE``; raises ValueError otherwise.
+    """Build the default spec for canonical ``BASE-QUOTE[-KIND]``; raises ValueError otherwise.
 
     The start price is the base's rough USD price (BTC 67000, ETH 3500, SOL 150, USD stablecoins 1,
     anything else 100) divided by the quote's (BTC, ETH, SOL as above, anything else 1), the tick
-    about a millionth of it, the size lot worth a few USD.
+    about a millionth of it, the size lot worth a few USD. A kind (``PERP``, a date) does not
+    change them: derivatives trade near spot.
     """
     instrument = parse_symbol(symbol)  # InstrumentError is a ValueError
-    if instrument.kind:
-        raise ValueError(f"symbol {symbol!r} is not a spot BASE-QUOTE symbol")
     base_default = _ONE if instrument.base in _USD_LIKE else _OTHER_USD_PRICE
     base_usd = _USD_PRICES.get(instrument.base, base_default)
     quote_usd = _USD_PRICES.get(instrument.quote, _ONE)
     start_price = max(1, base_usd * _ONE // quote_usd)
     tick = 10 ** max(0, len(str(start_price)) - _PRICE_DIGITS_PER_TICK)
     lot = 10 ** min(PRICE_DECIMALS, max(0, _LOT_DIGITS - len(str(base_usd))))
-    return SymbolSpec(symbol, instrument.base + instrument.quote, start_price, tick, lot)
+    return SymbolSpec(symbol, start_price, tick, lot)
 
 
-class _BinanceBookTicker(msgspec.Struct, gc=False):
-    u: int
-    s: str
-    b: str
-    B: str
-    a: str
-    A: str
+class MarketQuote(msgspec.Struct, frozen=True, gc=False):
+    """A venue's new top of book; ``update_id`` increases per venue and symbol, with gaps."""
+
+    symbol: str
+    update_id: int
+    bid: int
+    bid_size: int
+    ask: int
+    ask_size: int
+    time_ms: int
 
 
-class _BinanceTrade(msgspec.Struct, gc=False, tag_field="e", tag="trade"):
-    E: int
-    s: str
-    t: int
-    p: str
-    q: str
-    T: int
-    m: bool
-    M: bool
+class MarketTrade(msgspec.Struct, frozen=True, gc=False):
+    """One taker order filled at one price against one or more resting orders.
+
+    Fill ``i`` has trade id ``first_trade_id + i`` and size ``fill_sizes[i]``; ``size`` is their
+    sum and ``aggregate_id`` numbers taker orders. ``taker_side`` is ``model.BUY`` (the taker
+    lifted the ask) or ``model.SELL`` (it hit the bid).
+    """
+
+    symbol: str
+    aggregate_id: int
+    price: int
+    size: int
+    taker_side: int
+    first_trade_id: int
+    fill_sizes: tuple[int, ...]
+    time_ms: int
 
 
-class _BinanceAggTrade(msgspec.Struct, gc=False, tag_field="e", tag="aggTrade"):
-    E: int
-    s: str
-    a: int
-    p: str
-    q: str
-    f: int
-    l: int  # noqa: E741 - Binance's field name
-    T: int
-    m: bool
-    M: bool
+class MarketTicker(msgspec.Struct, frozen=True, gc=False):
+    """A venue's statistics since the view started, and its current top of book.
+
+    ``first_trade_id`` and ``last_trade_id`` are -1 before the first trade; ``quote_volume`` is
+    the sum of price times size, in units.
+    """
+
+    symbol: str
+    time_ms: int
+    open: int
+    high: int
+    low: int
+    last: int
+    last_size: int
+    volume: int
+    quote_volume: int
+    first_trade_id: int
+    last_trade_id: int
+    trade_count: int
+    bid: int
+    bid_size: int
+    ask: int
+    ask_size: int
 
 
-class _BinanceTicker(msgspec.Struct, gc=False, tag_field="e", tag="24hrTicker"):
-    E: int
-    s: str
-    p: str
-    P: str
-    w: str
-    x: str
-    c: str
-    Q: str
-    b: str
-    B: str
-    a: str
-    A: str
-    o: str
-    h: str
-    l: str  # noqa: E741 - Binance's field name
-    v: str
-    q: str
-    O: int  # noqa: E741 - Binance's field name
-    C: int
-    F: int
-    L: int
-    n: int
-
-
-class _SymbolState:
-    """The moving parts of one symbol: best bid/ask in ticks, ids and the 24 h statistics."""
-
-    def __init__(self, spec: SymbolSpec, rng: random.Random) -> None:
-        self.spec = spec
-        self.bid_ticks = max(1, spec.start_price // spec.tick)
-        self.spread_ticks = 1
-        self.bid_size = rng.randint(1, _MAX_BOOK_SIZE_LOTS) * spec.lot
-        self.ask_size = rng.randint(1, _MAX_BOOK_SIZE_LOTS) * spec.lot
-        self.update_id = rng.randint(10**9, 10**10)
-        self.next_trade_id = rng.randint(10**8, 10**9)
-        self.next_agg_trade_id = rng.randint(10**7, 10**8)
-        self.open_price = self.bid_ticks * spec.tick
-        self.last_price = self.open_price
-        self.last_size = 0
-        self.high = self.low = self.open_price
-        self.volume = 0
-        self.quote_volume_e16 = 0  # sum of price * size, in 10**-16 units
-        self.first_trade_id = -1
-        self.last_trade_id = -1
-
-    @property
-    def bid(self) -> int:
-        return self.bid_ticks * self.spec.tick
-
-    @property
-    def ask(self) -> int:
-        return (self.bid_ticks + self.spread_ticks) * self.spec.tick
-
-    def walk(self, rng: random.Random) -> None:
-        step = rng.randint(-_MAX_WALK_STEP_TICKS, _MAX_WALK_STEP_TICKS)
-        self.bid_ticks = max(1, self.bid_ticks + step)
-        self.spread_ticks = rng.randint(1, _MAX_SPREAD_TICKS)
-        self.bid_size = rng.randint(1, _MAX_BOOK_SIZE_LOTS) * self.spec.lot
-        self.ask_size = rng.randint(1, _MAX_BOOK_SIZE_LOTS) * self.spec.lot
-        self.update_id += rng.randint(1, _MAX_UPDATE_ID_GAP)
-
-    def fill(self, price: int, size: int) -> int:
-        trade_id = self.next_trade_id
-        self.next_trade_id += 1
-        if self.first_trade_id < 0:
-            self.first_trade_id = trade_id
-        self.last_trade_id = trade_id
-        self.last_price = price
-        self.last_size = size
-        self.high = max(self.high, price)
-        self.low = min(self.low, price)
-        self.volume += size
-        self.quote_volume_e16 += price * size
-        return trade_id
+MarketEvent = MarketQuote | MarketTrade | MarketTicker
 
 
 class SyntheticMarket:
-    """Seeded random-walk market producing Binance spot payloads for a set of symbols.
+    """The reference prices every venue quotes around: a seeded integer random walk per symbol.
 
-    Each ``next_frame`` call takes the next symbol in turn, picks one of ``channels`` (bookTicker
-    dominates: 16 of 21 frames when all four are on) and returns ``(stream, payload bytes)``.
-    Bid is always below ask and every price is at least one tick.
+    ``channels`` (names of ``tickwire.venues.base.Channel``) are the kinds of events the venue
+    views produce: ``bbo`` quotes, ``trades`` and ``ticker`` statistics.
     """
 
     def __init__(
@@ -218,117 +163,197 @@ class SyntheticMarket:
                 if unknown
                 else "the synthetic market needs at least one channel"
             )
+        self.specs = tuple(symbols)
+        self.seed = seed
+        self.channels = tuple(dict.fromkeys(channels))
         self._rng = random.Random(seed)
-        self._states = [_SymbolState(spec, self._rng) for spec in symbols]
-        self._channels = tuple(dict.fromkeys(channels))
-        self._weights = [_CHANNEL_WEIGHTS[channel] for channel in self._channels]
-        self._streams = [
-            {channel: f"{spec.stream_prefix}@{channel}" for channel in self._channels}
-            for spec in symbols
-        ]
+        self._ticks = [max(1, spec.start_price // spec.tick) for spec in symbols]
         self._next_symbol = 0
-        self._encode = msgspec.json.Encoder().encode
 
-    def next_frame(self, now_ms: int) -> tuple[str, bytes]:
-        """Advance the market by one event at wall-clock ``now_ms`` and return its frame."""
+    def step(self) -> int:
+        """Move the next symbol in turn by one step of its walk; return its index in ``specs``."""
         index = self._next_symbol
-        self._next_symbol = (index + 1) % len(self._states)
-        state = self._states[index]
-        rng = self._rng
-        channel = (
-            self._channels[0]
-            if len(self._channels) == 1
-            else rng.choices(self._channels, self._weights)[0]
-        )
-        if channel == "bookTicker":
-            state.walk(rng)
-            payload = self._encode(
-                _BinanceBookTicker(
-                    state.update_id,
-                    state.spec.venue_symbol,
-                    format_units(state.bid),
-                    format_units(state.bid_size),
-                    format_units(state.ask),
-                    format_units(state.ask_size),
-                )
-            )
-        elif channel == "trade":
-            buyer_is_maker = rng.random() < 0.5
-            price = state.bid if buyer_is_maker else state.ask
-            size = rng.randint(1, _MAX_TRADE_SIZE_LOTS) * state.spec.lot
-            trade_id = state.fill(price, size)
-            payload = self._encode(
-                _BinanceTrade(
-                    now_ms,
-                    state.spec.venue_symbol,
-                    trade_id,
-                    format_units(price),
-                    format_units(size),
-                    now_ms,
-                    buyer_is_maker,
-                    True,
-                )
-            )
-        elif channel == "aggTrade":
-            buyer_is_maker = rng.random() < 0.5
-            price = state.bid if buyer_is_maker else state.ask
-            total = 0
-            first_id = last_id = 0
-            for fill_number in range(rng.randint(1, _MAX_FILLS_PER_AGG_TRADE)):
-                size = rng.randint(1, _MAX_TRADE_SIZE_LOTS) * state.spec.lot
-                last_id = state.fill(price, size)
-                if fill_number == 0:
-                    first_id = last_id
-                total += size
-            agg_id = state.next_agg_trade_id
-            state.next_agg_trade_id += 1
-            payload = self._encode(
-                _BinanceAggTrade(
-                    now_ms,
-                    state.spec.venue_symbol,
-                    agg_id,
-                    format_units(price),
-                    format_units(total),
-                    first_id,
-                    last_id,
-                    now_ms,
-                    buyer_is_maker,
-                    True,
-                )
-            )
-        else:
-            payload = self._encode(_ticker(state, now_ms))
-        return self._streams[index][channel], payload
+        self._next_symbol = (index + 1) % len(self._ticks)
+        step = self._rng.randint(-_MAX_WALK_STEP_TICKS, _MAX_WALK_STEP_TICKS)
+        self._ticks[index] = max(1, self._ticks[index] + step)
+        return index
+
+    def reference_price(self, index: int) -> int:
+        """The reference price of ``specs[index]`` in units, a positive multiple of its tick."""
+        return self._ticks[index] * self.specs[index].tick
 
 
-def _ticker(state: _SymbolState, now_ms: int) -> _BinanceTicker:
-    change = state.last_price - state.open_price
-    whole_pct, thousandths_pct = divmod(abs(change) * 100_000 // state.open_price, 1000)
-    percent = f"{'-' if change < 0 else ''}{whole_pct}.{thousandths_pct:03d}"
-    quote_volume = state.quote_volume_e16 // _ONE
-    weighted_average = quote_volume * _ONE // state.volume if state.volume else 0
-    trade_count = state.last_trade_id - state.first_trade_id + 1 if state.first_trade_id >= 0 else 0
-    return _BinanceTicker(
-        E=now_ms,
-        s=state.spec.venue_symbol,
-        p=format_units(change),
-        P=percent,
-        w=format_units(weighted_average),
-        x=format_units(state.open_price),
-        c=format_units(state.last_price),
-        Q=format_units(state.last_size),
-        b=format_units(state.bid),
-        B=format_units(state.bid_size),
-        a=format_units(state.ask),
-        A=format_units(state.ask_size),
-        o=format_units(state.open_price),
-        h=format_units(state.high),
-        l=format_units(state.low),
-        v=format_units(state.volume),
-        q=format_units(quote_volume),
-        O=now_ms - _MS_PER_DAY,
-        C=now_ms,
-        F=state.first_trade_id,
-        L=state.last_trade_id,
-        n=trade_count,
+class VenueProfile(NamedTuple):
+    """How one venue's quotes differ from the reference; drawn once from the venue's name."""
+
+    offset_tenth_bps: int
+    max_spread_ticks: int
+    max_book_size_lots: int
+    max_trade_size_lots: int
+
+
+def venue_profile(venue: str) -> VenueProfile:
+    """The deterministic profile of ``venue``: an offset within ±3 bps, spread and size limits."""
+    rng = random.Random(f"venue-profile/{venue}")
+    return VenueProfile(
+        offset_tenth_bps=rng.randint(-_MAX_OFFSET_TENTH_BPS, _MAX_OFFSET_TENTH_BPS),
+        max_spread_ticks=rng.randint(2, 4),
+        max_book_size_lots=rng.randint(5_000, 40_000),
+        max_trade_size_lots=rng.randint(1_000, 8_000),
     )
+
+
+class _VenueSymbol:
+    """One symbol on one venue: its top of book in ticks, ids and statistics."""
+
+    def __init__(
+        self, spec: SymbolSpec, profile: VenueProfile, reference: int, rng: random.Random
+    ) -> None:
+        self.spec = spec
+        self.profile = profile
+        start_ticks = reference // spec.tick
+        offset = start_ticks * abs(profile.offset_tenth_bps) // _TENTH_BPS_PER_UNIT
+        self.offset_ticks = -offset if profile.offset_tenth_bps < 0 else offset
+        self.update_id = rng.randint(10**9, 10**10)
+        self.next_trade_id = rng.randint(10**8, 10**9)
+        self.next_aggregate_id = rng.randint(10**7, 10**8)
+        self.next_quote_ms = 0
+        self.requote(reference, rng, 0)
+        self.open = self.last = self.high = self.low = self.bid
+        self.last_size = self.volume = self.quote_volume_e16 = self.trade_count = 0
+        self.first_trade_id = self.last_trade_id = -1
+
+    def requote(self, reference: int, rng: random.Random, now_ms: int) -> MarketQuote:
+        # the venue's centre (reference plus offset) lies within [bid, ask] unless bid is clamped
+        spec, profile = self.spec, self.profile
+        centre = reference // spec.tick + self.offset_ticks
+        spread = rng.randint(1, profile.max_spread_ticks)
+        bid_ticks = max(1, centre - rng.randint(0, spread))
+        self.bid = bid_ticks * spec.tick
+        self.ask = (bid_ticks + spread) * spec.tick
+        self.bid_size = rng.randint(1, profile.max_book_size_lots) * spec.lot
+        self.ask_size = rng.randint(1, profile.max_book_size_lots) * spec.lot
+        self.update_id += rng.randint(1, _MAX_UPDATE_ID_GAP)
+        self.last_quote = MarketQuote(
+            spec.symbol, self.update_id, self.bid, self.bid_size, self.ask, self.ask_size, now_ms
+        )
+        return self.last_quote
+
+    def trade(self, rng: random.Random, now_ms: int) -> MarketTrade:
+        taker_side = BUY if rng.random() < 0.5 else SELL
+        price = self.ask if taker_side == BUY else self.bid
+        lot, max_lots = self.spec.lot, self.profile.max_trade_size_lots
+        fills = tuple(
+            rng.randint(1, max_lots) * lot for _ in range(rng.randint(1, _MAX_FILLS_PER_TRADE))
+        )
+        size = sum(fills)
+        first_trade_id = self.next_trade_id
+        self.next_trade_id += len(fills)
+        aggregate_id = self.next_aggregate_id
+        self.next_aggregate_id += 1
+        if self.first_trade_id < 0:
+            self.first_trade_id = first_trade_id
+        self.last_trade_id = self.next_trade_id - 1
+        self.trade_count += len(fills)
+        self.last = price
+        self.last_size = fills[-1]
+        self.high = max(self.high, price)
+        self.low = min(self.low, price)
+        self.volume += size
+        self.quote_volume_e16 += price * size
+        return MarketTrade(
+            self.spec.symbol, aggregate_id, price, size, taker_side, first_trade_id, fills, now_ms
+        )
+
+    def ticker(self, now_ms: int) -> MarketTicker:
+        return MarketTicker(
+            symbol=self.spec.symbol,
+            time_ms=now_ms,
+            open=self.open,
+            high=self.high,
+            low=self.low,
+            last=self.last,
+            last_size=self.last_size,
+            volume=self.volume,
+            quote_volume=self.quote_volume_e16 // _ONE,
+            first_trade_id=self.first_trade_id,
+            last_trade_id=self.last_trade_id,
+            trade_count=self.trade_count,
+            bid=self.bid,
+            bid_size=self.bid_size,
+            ask=self.ask,
+            ask_size=self.ask_size,
+        )
+
+
+class VenueView:
+    """One venue's market on top of ``market``: its quotes, trades and tickers, as events.
+
+    The view lists the market's symbols whose kind is in ``instrument_kinds`` ("" is spot). Call
+    ``on_step`` with every index ``market.step()`` returns; it gives the venue's event for that
+    step, if any. The venue publishes a new quote at most once per ``quote_interval_ms`` per
+    symbol (0: on every quote step); trades print at its current touch. Its bid is always below
+    its ask, and its quotes stay within a few basis points plus a few ticks of the reference.
+    """
+
+    def __init__(
+        self,
+        market: SyntheticMarket,
+        venue: str,
+        *,
+        instrument_kinds: Collection[str] = ("",),
+        quote_interval_ms: int = 0,
+    ) -> None:
+        if quote_interval_ms < 0:
+            raise ValueError(f"quote interval must be >= 0 ms, got {quote_interval_ms}")
+        self.venue = venue
+        self.profile = venue_profile(venue)
+        self.quote_interval_ms = quote_interval_ms
+        self._market = market
+        self._rng = random.Random(f"{market.seed}/{venue}")
+        self._symbols: list[_VenueSymbol | None] = [
+            _VenueSymbol(spec, self.profile, market.reference_price(index), self._rng)
+            if parse_symbol(spec.symbol).kind in instrument_kinds
+            else None
+            for index, spec in enumerate(market.specs)
+        ]
+        self._by_symbol = {state.spec.symbol: state for state in self._symbols if state}
+        self.specs = tuple(state.spec for state in self._by_symbol.values())
+        self._channels = market.channels
+        weights = [_CHANNEL_WEIGHTS[channel] for channel in self._channels]
+        self._cum_weights = [sum(weights[: i + 1]) for i in range(len(weights))]
+
+    def on_step(self, index: int, now_ms: int) -> MarketEvent | None:
+        """The venue's event after the market moved ``specs[index]``, at wall-clock ``now_ms``.
+
+        None when the venue does not list that symbol or its quote is not due yet.
+        """
+        state = self._symbols[index]
+        if state is None:
+            return None
+        rng = self._rng
+        channels = self._channels
+        channel = (
+            channels[0]
+            if len(channels) == 1
+            else rng.choices(channels, cum_weights=self._cum_weights)[0]
+        )
+        if channel == Channel.BBO:
+            if now_ms < state.next_quote_ms:
+                return None
+            state.next_quote_ms = now_ms + self.quote_interval_ms
+            return state.requote(self._market.reference_price(index), rng, now_ms)
+        if channel == Channel.TRADES:
+            return state.trade(rng, now_ms)
+        return state.ticker(now_ms)
+
+    def quote(self, symbol: str) -> MarketQuote:
+        """The venue's latest quote for listed ``symbol``, e.g. for a snapshot on subscribe.
+
+        Before the venue's first quote step its ``time_ms`` is 0.
+        """
+        return self._by_symbol[symbol].last_quote
+
+    def ticker(self, symbol: str, now_ms: int) -> MarketTicker:
+        """The venue's statistics for listed ``symbol`` at ``now_ms`` (for a snapshot)."""
+        return self._by_symbol[symbol].ticker(now_ms)

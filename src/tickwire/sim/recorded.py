@@ -1,56 +1,28 @@
-"""Recorded Binance frames for replay: one JSON frame per line, enveloped or bare.
+"""Recorded frames for replay: one frame per line, read byte-exactly.
 
-A combined-stream line ``{"stream":"nknusdt@bookTicker","data":{...}}`` names its stream; for a
-bare payload the stream is worked out from ``s`` and ``e``. Payload bytes are sliced out of the
-line, never re-encoded, so a replayed frame is byte-for-byte the recorded one.
+Each non-blank line (surrounding whitespace stripped) goes to the replaying venue's
+``recorded_frame``, which gives its topic and payload; payload bytes are never re-encoded, so a
+replayed frame is byte-for-byte the recorded one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import msgspec
+__all__ = ["LineParser", "RecordedFrameError", "iter_recorded_frames", "load_recorded_frames"]
 
-__all__ = ["RecordedFrameError", "iter_recorded_frames", "load_recorded_frames"]
-
-_STREAM_KIND_BY_EVENT = {
-    "trade": "trade",
-    "aggTrade": "aggTrade",
-    "24hrTicker": "ticker",
-    "24hrMiniTicker": "miniTicker",
-    "depthUpdate": "depth",
-}
+LineParser = Callable[[bytes], tuple[str, bytes]]
 
 
 class RecordedFrameError(ValueError):
-    """A line of a recording that is not a Binance frame; the message starts with ``file:line``."""
+    """A line of a recording that is not a frame of the venue; the message starts ``file:line``."""
 
 
-class _KlineInterval(msgspec.Struct):
-    i: str
+def iter_recorded_frames(path: str | Path, parse_line: LineParser) -> Iterator[tuple[str, bytes]]:
+    """Yield ``parse_line(line)``, a ``(topic, payload)`` pair, per non-blank line of ``path``.
 
-
-_ABSENT = msgspec.Raw()
-
-
-class _RecordedLine(msgspec.Struct):
-    stream: str | None = None
-    data: msgspec.Raw = _ABSENT
-    e: str | None = None
-    s: str | None = None
-    b: msgspec.Raw = _ABSENT
-    a: msgspec.Raw = _ABSENT
-    k: _KlineInterval | None = None
-
-
-_decode_line = msgspec.json.Decoder(_RecordedLine).decode
-
-
-def iter_recorded_frames(path: str | Path) -> Iterator[tuple[str, bytes]]:
-    """Yield ``(stream, payload bytes)`` per non-blank line of ``path``.
-
-    Raises RecordedFrameError naming ``path:line`` for a line that is not a frame.
+    Raises RecordedFrameError naming ``path:line`` where ``parse_line`` raises ValueError.
     """
     with open(path, "rb") as lines:
         for line_number, line in enumerate(lines, start=1):
@@ -58,32 +30,11 @@ def iter_recorded_frames(path: str | Path) -> Iterator[tuple[str, bytes]]:
             if not text:
                 continue
             try:
-                yield _stream_and_payload(text)
+                yield parse_line(text)
             except ValueError as exc:  # msgspec.DecodeError is a ValueError too
                 raise RecordedFrameError(f"{path}:{line_number}: {exc}") from None
 
 
-def load_recorded_frames(path: str | Path) -> list[tuple[str, bytes]]:
+def load_recorded_frames(path: str | Path, parse_line: LineParser) -> list[tuple[str, bytes]]:
     """Read every frame of ``path`` into memory (see ``iter_recorded_frames``)."""
-    return list(iter_recorded_frames(path))
-
-
-def _stream_and_payload(text: bytes) -> tuple[str, bytes]:
-    line = _decode_line(text)
-    if line.stream is not None or line.data:
-        if not line.stream or not line.data:
-            raise ValueError('a combined frame needs both "stream" and "data"')
-        return line.stream, bytes(line.data)
-    if not line.s:
-        raise ValueError('a bare payload needs a symbol "s" to tell its stream')
-    if line.e is None:
-        if not (line.b and line.a):
-            raise ValueError('a bare payload without "e" must be a bookTicker with "b" and "a"')
-        kind = "bookTicker"
-    elif line.e == "kline" and line.k is not None:
-        kind = f"kline_{line.k.i}"
-    elif line.e in _STREAM_KIND_BY_EVENT:
-        kind = _STREAM_KIND_BY_EVENT[line.e]
-    else:
-        raise ValueError(f"cannot tell the stream of event type {line.e!r}")
-    return f"{line.s.lower()}@{kind}", text
+    return list(iter_recorded_frames(path, parse_line))

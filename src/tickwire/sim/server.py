@@ -1,8 +1,10 @@
-"""The simulator's I/O: a picows WebSocket server speaking the Binance spot stream protocol.
+"""The simulator's I/O: one picows WebSocket server hosting one or several simulated venues.
 
-Protocol decisions live in ``tickwire.sim.binance``, the synthetic market in ``tickwire.sim.market``
-and recordings in ``tickwire.sim.recorded``; this module only accepts connections, moves bytes,
-keeps time and counts.
+Each venue is served under its own path prefix (``/binance/stream``, ``/coinbase``, …); a path
+without a known venue prefix goes to the first venue. Protocol decisions live in the venue
+modules (``tickwire.sim.binance``, … through ``tickwire.sim.venue.SimVenue``), the synthetic
+market in ``tickwire.sim.market`` and recordings in ``tickwire.sim.recorded``; this module only
+accepts connections, moves bytes, keeps time and counts.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ import math
 import signal
 import sys
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from picows import (
@@ -30,27 +32,43 @@ from picows import (
     ws_create_server,
 )
 
-from tickwire.sim.binance import BinanceStreamSession, RequestPathError, parse_request_path
-from tickwire.sim.market import CHANNELS, SyntheticMarket, symbol_spec
+from tickwire.instruments import parse_symbol
+from tickwire.sim.market import (
+    CHANNELS,
+    MarketEvent,
+    SymbolSpec,
+    SyntheticMarket,
+    VenueView,
+    symbol_spec,
+)
 from tickwire.sim.recorded import load_recorded_frames
+from tickwire.sim.registry import SIM_VENUES
+from tickwire.sim.venue import RequestPathError, SimSession, SimVenue
 
-__all__ = ["DEFAULT_SYMBOLS", "Simulator", "SimulatorStats", "add_arguments", "run_from_args"]
+__all__ = [
+    "DEFAULT_SYMBOLS",
+    "DEFAULT_VENUES",
+    "Simulator",
+    "SimulatorStats",
+    "add_arguments",
+    "parse_ready_line",
+    "run_from_args",
+]
 
 DEFAULT_SYMBOLS = ("BTC-USDT", "ETH-USDT")
+DEFAULT_VENUES = ("binance",)
 
 _TICK_SECONDS = 0.001
 _MAX_BACKLOG_SECONDS = 0.1  # a pacer that falls further behind than this skips ahead
 _UNPACED_BATCH = 1024  # frames per tick when replaying as fast as possible
-
-_Frame = tuple[str, bytes]
 
 
 @dataclass
 class SimulatorStats:
     """Counters the simulator keeps; tests and the CLI read them, nothing resets them.
 
-    ``subscriptions`` holds the latest stream set of every connection ever accepted, keyed by
-    connection number (1 for the first accepted connection).
+    ``subscriptions`` holds the latest topic set of every connection ever accepted, keyed by
+    connection number (1 for the first connection the simulator accepted, whatever its venue).
     """
 
     connections_accepted: int = 0
@@ -61,18 +79,56 @@ class SimulatorStats:
     pongs_received: int = 0
     subscriptions: dict[int, tuple[str, ...]] = field(default_factory=dict)
 
+    @classmethod
+    def total(cls, parts: Iterable[SimulatorStats]) -> SimulatorStats:
+        """A new object holding the sums of ``parts`` (and all their subscriptions)."""
+        total = cls()
+        for part in parts:
+            for counter in fields(cls):
+                name = counter.name
+                if name == "subscriptions":
+                    total.subscriptions.update(part.subscriptions)
+                else:
+                    setattr(total, name, getattr(total, name) + getattr(part, name))
+        return total
+
+
+class _ServedVenue:
+    """One venue on this server: its protocol object, market view, clients and counters."""
+
+    def __init__(
+        self,
+        venue: SimVenue,
+        ping_interval: float | None,
+        pong_timeout: float | None,
+        idle_timeout: float | None,
+    ) -> None:
+        self.venue = venue
+        self.clients: dict[_Client, None] = {}
+        self.stats = SimulatorStats()
+        self.ping_interval = _override(venue.ping_interval, ping_interval)
+        self.pong_timeout = _override(venue.pong_timeout, pong_timeout)
+        self.idle_timeout = _override(venue.idle_timeout, idle_timeout)
+
+
+def _override(own: float | None, override: float | None) -> float | None:
+    return own if own is None or override is None else override
+
 
 class _Client(WSListener):
-    def __init__(self, simulator: Simulator, session: BinanceStreamSession) -> None:
+    def __init__(self, simulator: Simulator, served: _ServedVenue, session: SimSession) -> None:
         super().__init__()
         self.simulator = simulator
+        self.served = served
         self.session = session
         self.number = 0
         self.frames_sent = 0
+        self.frames_at_heartbeat = 0
         self.transport: WSTransport  # set on connection, before the client is served
         self.last_pong_at = 0.0
         self.last_ping_payload = b""
-        self.ping_timer: asyncio.TimerHandle | None = None
+        self.last_message_at = 0.0
+        self.timers: dict[str, asyncio.TimerHandle] = {}
         self.write_paused = False
 
     def on_ws_connected(self, transport: WSTransport) -> None:
@@ -93,16 +149,23 @@ class _Client(WSListener):
 
 
 class Simulator:
-    """A Binance spot public WebSocket server, fed by a synthetic market or a recording.
+    """Simulated venues on one loopback port, fed by a synthetic market or a recording.
 
-    Connect to ``url`` + ``/ws``, ``/ws/<stream>...`` or ``/stream?streams=...`` as to
-    ``wss://stream.binance.com:9443``. Frames flow only while some client is subscribed to
-    something, and each client gets only its streams (or everything, with ``subscribe_all``).
-    ``rate`` is frames per second per symbol of the synthetic market (0: none); ``replay`` plays a
-    recording instead, at ``replay_speed`` frames per second overall (None: as fast as clients
-    read).
-    ``drop_after`` aborts each connection once it has been sent that many data frames.
-    Invalid options raise ValueError with a one-line reason.
+    ``venues`` (names in ``tickwire.sim.registry.SIM_VENUES``) are served under ``url/<venue>``;
+    ``endpoint(venue)`` is the URL a client uses, e.g. ``ws://127.0.0.1:PORT/binance/stream``.
+    A path without a venue prefix goes to the first venue, so ``url + "/stream"`` reaches Binance
+    as ``wss://stream.binance.com:9443/stream`` would. Frames flow only while some client is
+    subscribed to something, and each client gets only its topics (or everything its venue sends,
+    with ``subscribe_all``).
+
+    ``symbols`` are canonical; every venue quotes those of a kind it lists around one common
+    random walk, with its own small differences. ``rate`` is market steps per second per symbol
+    (0: none); at each step every venue publishes at most one event (a quote, a trade or its
+    ticker, among ``channels``). ``replay`` plays a recording through the first venue instead, at
+    ``replay_speed`` frames per second overall (None: as fast as clients read).
+    ``ping_interval``, ``pong_timeout`` and ``idle_timeout`` replace the venue's own values for
+    venues that have one. ``drop_after`` aborts each connection once it has been sent that many
+    data frames. Invalid options raise ValueError with a one-line reason.
     """
 
     def __init__(
@@ -110,6 +173,7 @@ class Simulator:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
+        venues: Sequence[str] = DEFAULT_VENUES,
         symbols: Sequence[str] = DEFAULT_SYMBOLS,
         rate: float = 10.0,
         channels: Sequence[str] = CHANNELS,
@@ -117,8 +181,9 @@ class Simulator:
         replay_speed: float | None = None,
         loop_replay: bool = False,
         subscribe_all: bool = False,
-        ping_interval: float = 20.0,
-        pong_timeout: float = 60.0,
+        ping_interval: float | None = None,
+        pong_timeout: float | None = None,
+        idle_timeout: float | None = None,
         drop_after: int | None = None,
         enforce_rate_limit: bool = False,
         seed: int = 0,
@@ -129,16 +194,34 @@ class Simulator:
             raise ValueError(f"rate must be >= 0 messages per second per symbol, got {rate}")
         if replay_speed is not None and not (math.isfinite(replay_speed) and replay_speed > 0):
             raise ValueError(f"replay speed must be > 0 messages per second, got {replay_speed}")
-        if not ping_interval > 0:
-            raise ValueError(f"ping interval must be > 0 seconds, got {ping_interval}")
-        if not pong_timeout > 0:
-            raise ValueError(f"pong timeout must be > 0 seconds, got {pong_timeout}")
+        for name, seconds in (
+            ("ping interval", ping_interval),
+            ("pong timeout", pong_timeout),
+            ("idle timeout", idle_timeout),
+        ):
+            if seconds is not None and not seconds > 0:
+                raise ValueError(f"{name} must be > 0 seconds, got {seconds}")
         if drop_after is not None and drop_after < 1:
             raise ValueError(f"drop-after must be at least 1 frame, got {drop_after}")
         if replay is not None and not Path(replay).is_file():
             raise ValueError(f"replay file {str(replay)!r} does not exist")
-        self._market = SyntheticMarket(
-            [symbol_spec(symbol) for symbol in symbols], seed=seed, channels=channels
+        venue_types = _venue_types(venues)
+        specs = [symbol_spec(symbol) for symbol in symbols]
+        _check_listed(specs, venue_types)
+        self._market = SyntheticMarket(specs, seed=seed, channels=channels)
+        self._served = {
+            venue_type.name: _ServedVenue(
+                venue_type(None if replay is not None else self._view(venue_type)),
+                ping_interval,
+                pong_timeout,
+                idle_timeout,
+            )
+            for venue_type in venue_types
+        }
+        self._first = next(iter(self._served.values()))
+        self._fed = (self._first,) if replay is not None else tuple(self._served.values())
+        self._views = tuple(
+            (served, view) for served in self._fed if (view := served.venue.view) is not None
         )
         self._host = host
         self._port = port
@@ -147,12 +230,9 @@ class Simulator:
         self._replay_speed = replay_speed
         self._loop_replay = loop_replay
         self._subscribe_all = subscribe_all
-        self._ping_interval = ping_interval
-        self._pong_timeout = pong_timeout
         self._drop_after = drop_after
         self._enforce_rate_limit = enforce_rate_limit
-        self.stats = SimulatorStats()
-        self._clients: dict[_Client, None] = {}
+        self._connections = 0
         self._server: asyncio.Server | None = None
         self._pump: asyncio.Task[None] | None = None
         self._listener_changed = asyncio.Event()
@@ -160,6 +240,14 @@ class Simulator:
         self._writable.set()
         self._paused_clients = 0
         self._replay_done = asyncio.Event()
+
+    def _view(self, venue_type: type[SimVenue]) -> VenueView:
+        return VenueView(
+            self._market,
+            venue_type.name,
+            instrument_kinds=venue_type.instrument_kinds,
+            quote_interval_ms=venue_type.quote_interval_ms,
+        )
 
     @property
     def url(self) -> str:
@@ -170,17 +258,48 @@ class Simulator:
         return f"ws://{host}:{self._port}"
 
     @property
+    def endpoints(self) -> dict[str, str]:
+        """The URL per tickwire venue adapter served here, e.g.
+        ``{"binance": "ws://127.0.0.1:PORT/binance/stream"}``; valid after ``start``."""
+        endpoints = {}
+        for name, served in self._served.items():
+            venue = served.venue
+            for adapter, path in ((name, venue.default_path), *venue.extra_endpoints.items()):
+                endpoints[adapter] = f"{self.url}/{name}{path}"
+        return endpoints
+
+    def endpoint(self, venue: str) -> str:
+        """The URL a client of ``venue`` connects to (see ``endpoints``).
+
+        Valid after ``start``; raises ValueError for a venue this simulator does not serve.
+        """
+        endpoints = self.endpoints
+        if venue not in endpoints:
+            raise ValueError(f"venue {venue!r} is not served here; serving {', '.join(endpoints)}")
+        return endpoints[venue]
+
+    @property
+    def stats(self) -> SimulatorStats:
+        """Counters summed over all venues, as of now (a new object on every read)."""
+        return SimulatorStats.total(served.stats for served in self._served.values())
+
+    def stats_for(self, venue: str) -> SimulatorStats:
+        """The live counters of one venue; raises ValueError for a venue not served."""
+        return self._served_venue(venue).stats
+
+    @property
     def connected(self) -> int:
-        """How many clients are connected now."""
-        return len(self._clients)
+        """How many clients are connected now, over all venues."""
+        return sum(len(served.clients) for served in self._served.values())
 
     async def start(self) -> None:
         """Load the recording (if any), listen, and start producing frames."""
+        source: Callable[[int], bool]
         if self._replay is not None:
-            frames = load_recorded_frames(self._replay)
+            frames = load_recorded_frames(self._replay, self._first.venue.recorded_frame)
             source, rate = self._replay_source(frames), self._replay_speed
         else:
-            source, rate = self._market.next_frame, self._rate
+            source, rate = self._market_step, self._rate
         self._server = await ws_create_server(
             self._accept, self._host, self._port, enable_auto_pong=False
         )
@@ -200,17 +319,22 @@ class Simulator:
             self.drop_connections()
             await self._server.wait_closed()
 
-    def drop_connections(self) -> None:
-        """Abort every current connection without a close frame, like a network failure."""
-        for client in tuple(self._clients):
+    def drop_connections(self, venue: str | None = None) -> None:
+        """Abort every current connection (of ``venue`` only, if given) without a close frame,
+        like a network failure."""
+        for client in self._clients_of(venue):
             client.transport.disconnect(graceful=False)
 
-    def send_raw(self, data: bytes, msg_type: WSMsgType = WSMsgType.TEXT) -> int:
-        """Send ``data`` verbatim as one frame to every connected client (fault injection:
-        garbage, wrong shapes, bad numbers, binary frames). Returns how many clients got it."""
-        for client in self._clients:
+    def send_raw(
+        self, data: bytes, msg_type: WSMsgType = WSMsgType.TEXT, venue: str | None = None
+    ) -> int:
+        """Send ``data`` verbatim as one frame to every connected client (of ``venue`` only, if
+        given): fault injection with garbage, wrong shapes, bad numbers, binary frames.
+        Returns how many clients got it."""
+        clients = self._clients_of(venue)
+        for client in clients:
             client.transport.send(msg_type, data)
-        return len(self._clients)
+        return len(clients)
 
     async def wait_replay_done(self) -> None:
         """Return once a replay without ``loop_replay`` has sent its last frame."""
@@ -223,30 +347,59 @@ class Simulator:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
 
+    def _served_venue(self, venue: str) -> _ServedVenue:
+        served = self._served.get(venue)
+        if served is None:
+            serving = ", ".join(self._served)
+            raise ValueError(f"venue {venue!r} is not served here; serving {serving}")
+        return served
+
+    def _clients_of(self, venue: str | None) -> list[_Client]:
+        served = self._served.values() if venue is None else (self._served_venue(venue),)
+        return [client for venue_served in served for client in venue_served.clients]
+
     # -- connections --------------------------------------------------------------------------
 
+    def _route(self, path: str) -> tuple[_ServedVenue, str]:
+        prefix = path[1:].split("/", 1)[0].split("?", 1)[0]
+        served = self._served.get(prefix)
+        if served is None:
+            return self._first, path
+        rest = path[1 + len(prefix) :]
+        return served, rest if rest.startswith("/") else "/" + rest
+
     def _accept(self, request: WSUpgradeRequest) -> _Client | WSUpgradeResponseWithListener:
+        served, path = self._route(request.path.decode("latin-1"))
         try:
-            connection = parse_request_path(request.path.decode("latin-1"))
+            session = served.venue.accept(path)
         except RequestPathError as exc:
             response = WSUpgradeResponse.create_error_response(exc.status, exc.reason.encode())
             return WSUpgradeResponseWithListener(response, None)
-        return _Client(self, BinanceStreamSession(connection))
+        return _Client(self, served, session)
 
     def _connected(self, client: _Client) -> None:
-        self.stats.connections_accepted += 1
-        client.number = self.stats.connections_accepted
-        self.stats.subscriptions[client.number] = tuple(client.session.streams)
-        self._clients[client] = None
-        client.last_pong_at = time.monotonic()
+        served = client.served
+        self._connections += 1
+        client.number = self._connections
+        served.stats.connections_accepted += 1
+        served.stats.subscriptions[client.number] = tuple(client.session.topics)
+        served.clients[client] = None
+        client.last_pong_at = client.last_message_at = time.monotonic()
         loop = asyncio.get_running_loop()
-        client.ping_timer = loop.call_later(self._ping_interval, self._ping, client)
+        timers = client.timers
+        if served.ping_interval is not None:
+            timers["ping"] = loop.call_later(served.ping_interval, self._ping, client)
+        if served.idle_timeout is not None:
+            timers["idle"] = loop.call_later(served.idle_timeout, self._check_idle, client)
+        heartbeat_interval = served.venue.heartbeat_interval
+        if heartbeat_interval is not None:
+            timers["heartbeat"] = loop.call_later(heartbeat_interval, self._heartbeat, client)
         self._listener_changed.set()
 
     def _disconnected(self, client: _Client) -> None:
-        self._clients.pop(client, None)
-        if client.ping_timer is not None:
-            client.ping_timer.cancel()
+        client.served.clients.pop(client, None)
+        for timer in client.timers.values():
+            timer.cancel()
         self._write_paused(client, False)
 
     def _write_paused(self, client: _Client, paused: bool) -> None:
@@ -260,15 +413,42 @@ class Simulator:
             self._writable.set()
 
     def _ping(self, client: _Client) -> None:
-        transport = client.transport
-        if time.monotonic() - client.last_pong_at >= self._pong_timeout:
+        served, transport = client.served, client.transport
+        assert served.ping_interval is not None and served.pong_timeout is not None
+        if time.monotonic() - client.last_pong_at >= served.pong_timeout:
             transport.disconnect(graceful=False)
             return
         client.last_ping_payload = str(time.time_ns() // 1_000_000).encode()
         transport.send_ping(client.last_ping_payload)
-        self.stats.pings_sent += 1
-        client.ping_timer = asyncio.get_running_loop().call_later(
-            self._ping_interval, self._ping, client
+        served.stats.pings_sent += 1
+        client.timers["ping"] = asyncio.get_running_loop().call_later(
+            served.ping_interval, self._ping, client
+        )
+
+    def _check_idle(self, client: _Client) -> None:
+        timeout = client.served.idle_timeout
+        assert timeout is not None
+        idle_for = time.monotonic() - client.last_message_at
+        if idle_for >= timeout:
+            client.transport.send_close(
+                WSCloseCode.POLICY_VIOLATION, f"no message for {timeout:g} s".encode()
+            )
+            client.transport.disconnect()
+            return
+        client.timers["idle"] = asyncio.get_running_loop().call_later(
+            timeout - idle_for, self._check_idle, client
+        )
+
+    def _heartbeat(self, client: _Client) -> None:
+        interval = client.served.venue.heartbeat_interval
+        assert interval is not None
+        quiet = client.frames_sent == client.frames_at_heartbeat
+        client.frames_at_heartbeat = client.frames_sent
+        heartbeat = client.session.heartbeat(time.time_ns() // 1_000_000, quiet)
+        if heartbeat is not None:
+            client.transport.send(WSMsgType.TEXT, heartbeat)
+        client.timers["heartbeat"] = asyncio.get_running_loop().call_later(
+            interval, self._heartbeat, client
         )
 
     def _received(self, client: _Client, frame: WSFrame) -> None:
@@ -278,49 +458,66 @@ class Simulator:
             transport.send_close(WSCloseCode.OK)
             transport.disconnect()
             return
-        if client.session.count_incoming(time.monotonic_ns()):
-            self.stats.rate_limit_violations += 1
+        client.last_message_at = time.monotonic()
+        session, stats = client.session, client.served.stats
+        if session.count_incoming(time.monotonic_ns()):
+            stats.rate_limit_violations += 1
             if self._enforce_rate_limit:
                 transport.send_close(WSCloseCode.POLICY_VIOLATION, b"Too many requests")
                 transport.disconnect()
                 return
         if msg_type == WSMsgType.TEXT or msg_type == WSMsgType.BINARY:
-            handled = client.session.handle_request(frame.get_payload_as_bytes())
-            transport.send(WSMsgType.TEXT, handled.reply)
-            if handled.accepted and handled.method in ("SUBSCRIBE", "UNSUBSCRIBE"):
-                if handled.method == "SUBSCRIBE":
-                    self.stats.subscribe_requests += 1
-                self.stats.subscriptions[client.number] = tuple(client.session.streams)
+            reply = session.on_text(frame.get_payload_as_bytes(), time.time_ns())
+            for data in reply.frames:
+                transport.send(WSMsgType.TEXT, data)
+            if reply.subscribed:
+                stats.subscribe_requests += 1
+            topics = tuple(session.topics)
+            if topics != stats.subscriptions[client.number]:
+                stats.subscriptions[client.number] = topics
                 self._listener_changed.set()
         elif msg_type == WSMsgType.PING:
             transport.send_pong(frame.get_payload_as_bytes())
         elif msg_type == WSMsgType.PONG:
-            self.stats.pongs_received += 1
+            stats.pongs_received += 1
             if frame.get_payload_as_bytes() == client.last_ping_payload:
                 client.last_pong_at = time.monotonic()
 
     # -- frame production ---------------------------------------------------------------------
 
-    def _replay_source(self, frames: list[_Frame]) -> Callable[[int], _Frame | None]:
-        position = 0
+    def _market_step(self, now_ms: int) -> bool:
+        index = self._market.step()
+        for served, view in self._views:
+            event = view.on_step(index, now_ms)
+            if event is not None and served.clients:
+                self._publish_event(served, event)
+        return True
 
-        def next_recorded(now_ms: int) -> _Frame | None:
+    def _replay_source(self, frames: list[tuple[str, bytes]]) -> Callable[[int], bool]:
+        position = 0
+        served = self._first
+
+        def next_recorded(now_ms: int) -> bool:
             nonlocal position
             if position == len(frames):
                 if not (self._loop_replay and frames):
-                    return None
+                    return False
                 position = 0
+            topic, payload = frames[position]
             position += 1
-            return frames[position - 1]
+            receivers = self._receivers(served, topic)
+            if receivers:
+                self._send(served, receivers, topic, (payload,))
+            return True
 
         return next_recorded
 
     def _has_listener(self) -> bool:
         if self._subscribe_all:
-            return bool(self._clients)
-        return any(client.session.streams for client in self._clients)
+            return any(served.clients for served in self._fed)
+        return any(client.session.topics for served in self._fed for client in served.clients)
 
-    async def _run_pump(self, source: Callable[[int], _Frame | None], rate: float | None) -> None:
+    async def _run_pump(self, source: Callable[[int], bool], rate: float | None) -> None:
         loop = asyncio.get_running_loop()
         while True:
             while not self._has_listener():
@@ -340,11 +537,9 @@ class Simulator:
                         due = backlog_limit
                 now_ms = time.time_ns() // 1_000_000
                 for _ in range(due):
-                    frame = source(now_ms)
-                    if frame is None:
+                    if not source(now_ms):
                         self._replay_done.set()
                         return
-                    self._broadcast(frame[0], frame[1])
                 produced += due
                 if rate is None:
                     await asyncio.sleep(0)
@@ -352,33 +547,72 @@ class Simulator:
                     next_due = started + (produced + 1) / rate
                     await asyncio.sleep(max(_TICK_SECONDS, next_due - loop.time()))
 
-    def _broadcast(self, stream: str, payload: bytes) -> None:
+    def _publish_event(self, served: _ServedVenue, event: MarketEvent) -> None:
+        venue = served.venue
+        for topic in venue.topics(event):
+            receivers = self._receivers(served, topic)
+            if receivers:
+                self._send(served, receivers, topic, venue.render(event, topic))
+
+    def _receivers(self, served: _ServedVenue, topic: str) -> list[_Client]:
+        if self._subscribe_all:
+            return list(served.clients)
+        return [client for client in served.clients if topic in client.session.topics]
+
+    def _send(
+        self,
+        served: _ServedVenue,
+        receivers: list[_Client],
+        topic: str,
+        payloads: Sequence[bytes],
+    ) -> None:
         drop_after = self._drop_after
-        subscribe_all = self._subscribe_all
-        enveloped = b""
         sent = 0
         to_drop: list[WSTransport] = []
-        for client in self._clients:
-            session = client.session
-            if not (subscribe_all or stream in session.streams):
-                continue
-            if drop_after is not None and client.frames_sent >= drop_after:
-                continue
-            if session.combined:
-                if not enveloped:
-                    enveloped = session.render(stream, payload)
-                data = enveloped
-            else:
-                data = payload
-            transport = client.transport
-            transport.send(WSMsgType.TEXT, data)
-            client.frames_sent += 1
-            sent += 1
-            if client.frames_sent == drop_after:
-                to_drop.append(transport)
-        self.stats.frames_sent += sent
+        for payload in payloads:
+            framed: dict[object, bytes] = {}
+            for client in receivers:
+                if drop_after is not None and client.frames_sent >= drop_after:
+                    continue
+                session = client.session
+                framing = session.framing
+                if framing is None:
+                    data = payload
+                else:
+                    data = framed.get(framing, b"")
+                    if not data:
+                        data = framed[framing] = session.frame(topic, payload)
+                client.transport.send(WSMsgType.TEXT, data)
+                client.frames_sent += 1
+                sent += 1
+                if client.frames_sent == drop_after:
+                    to_drop.append(client.transport)
+        served.stats.frames_sent += sent
         for transport in to_drop:
             transport.disconnect(graceful=False)
+
+
+def _venue_types(names: Sequence[str]) -> list[type[SimVenue]]:
+    if not names:
+        raise ValueError("the simulator needs at least one venue")
+    unknown = [name for name in names if name not in SIM_VENUES]
+    if unknown:
+        raise ValueError(f"unknown venues {unknown}: choose from {', '.join(SIM_VENUES)}")
+    if len(set(names)) < len(names):
+        raise ValueError(f"venues {list(names)} name a venue twice")
+    return [SIM_VENUES[name] for name in names]
+
+
+def _check_listed(specs: Sequence[SymbolSpec], venue_types: Sequence[type[SimVenue]]) -> None:
+    for spec in specs:
+        kind = parse_symbol(spec.symbol).kind
+        if not any(kind in venue_type.instrument_kinds for venue_type in venue_types):
+            listed = "; ".join(
+                f"{venue_type.name} lists "
+                + ", ".join(sorted(each or "spot" for each in venue_type.instrument_kinds))
+                for venue_type in venue_types
+            )
+            raise ValueError(f"no venue served lists {spec.symbol!r} ({listed})")
 
 
 # -- command line ---------------------------------------------------------------------------------
@@ -390,6 +624,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
     add("--port", type=int, default=0, help="port to listen on; 0 picks a free one (default)")
     add(
+        "--venues",
+        default=",".join(DEFAULT_VENUES),
+        help=f"comma-separated venues to serve, each under /VENUE; paths without a venue prefix "
+        f"go to the first (default %(default)s; available: {', '.join(SIM_VENUES)})",
+    )
+    add(
         "--symbols",
         default=",".join(DEFAULT_SYMBOLS),
         help="comma-separated canonical symbols of the synthetic market (default %(default)s)",
@@ -398,14 +638,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--rate",
         type=float,
         default=10.0,
-        help="messages per second per symbol; 0 = idle market (default %(default)s)",
+        help="market steps per second per symbol; at each step every venue sends at most one "
+        "event; 0 = idle market (default %(default)s)",
     )
     add(
         "--channels",
         default=",".join(CHANNELS),
-        help="comma-separated payload kinds of the synthetic market (default %(default)s)",
+        help="comma-separated kinds of events of the synthetic market (default %(default)s)",
     )
-    add("--replay", metavar="FILE", help="play recorded frames (one per line) instead")
+    add(
+        "--replay",
+        metavar="FILE",
+        help="play recorded frames (one per line) through the first venue instead",
+    )
     add(
         "--replay-speed",
         type=float,
@@ -421,22 +666,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add(
         "--ping-interval",
         type=float,
-        default=20.0,
         metavar="SECONDS",
-        help="seconds between server pings (default %(default)s)",
+        help="seconds between server pings, for venues that ping (default: the venue's own, "
+        "binance 20)",
     )
     add(
         "--pong-timeout",
         type=float,
-        default=60.0,
         metavar="SECONDS",
-        help="drop a client that has not answered a ping for this long (default %(default)s)",
+        help="drop a client that has not answered a ping for this long (default: the venue's "
+        "own, binance 60)",
+    )
+    add(
+        "--idle-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="close a client silent for this long, for venues that do (default: the venue's own)",
     )
     add("--drop-after", type=int, metavar="N", help="abort each connection after N data frames")
     add(
         "--enforce-rate-limit",
         action="store_true",
-        help="close clients that send more than 5 messages a second, as Binance does",
+        help="close clients over the venue's incoming message limit (binance: 5 a second)",
     )
     add("--seed", type=int, default=0, help="seed of the synthetic market (default %(default)s)")
     add(
@@ -448,7 +699,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 async def run_from_args(args: argparse.Namespace) -> int:
-    """Run the simulator the parsed ``args`` describe; print ``ready <url>`` once listening.
+    """Run the simulator the parsed ``args`` describe; print its ready line once listening.
+
+    The ready line is ``ready <url>`` then `` <venue>=<endpoint>`` per entry of
+    ``Simulator.endpoints`` (see ``parse_ready_line``).
 
     Returns 0 after ``--duration`` or SIGINT/SIGTERM. Raises ValueError for invalid arguments.
     """
@@ -457,6 +711,7 @@ async def run_from_args(args: argparse.Namespace) -> int:
     simulator = Simulator(
         host=args.host,
         port=args.port,
+        venues=_comma_list(args.venues),
         symbols=_comma_list(args.symbols),
         rate=args.rate,
         channels=_comma_list(args.channels),
@@ -466,6 +721,7 @@ async def run_from_args(args: argparse.Namespace) -> int:
         subscribe_all=args.subscribe_all,
         ping_interval=args.ping_interval,
         pong_timeout=args.pong_timeout,
+        idle_timeout=args.idle_timeout,
         drop_after=args.drop_after,
         enforce_rate_limit=args.enforce_rate_limit,
         seed=args.seed,
@@ -479,7 +735,8 @@ async def run_from_args(args: argparse.Namespace) -> int:
             handled_signals.append(signal_number)
     try:
         async with simulator:
-            sys.stdout.write(f"ready {simulator.url}\n")
+            endpoints = "".join(f" {name}={url}" for name, url in simulator.endpoints.items())
+            sys.stdout.write(f"ready {simulator.url}{endpoints}\n")
             sys.stdout.flush()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), args.duration)
@@ -487,6 +744,23 @@ async def run_from_args(args: argparse.Namespace) -> int:
         for signal_number in handled_signals:
             loop.remove_signal_handler(signal_number)
     return 0
+
+
+def parse_ready_line(line: str) -> tuple[str, dict[str, str]]:
+    """The server URL and the endpoint per venue of a ``tickwire simulate`` ready line.
+
+    Raises ValueError for a line that is not one.
+    """
+    words = line.split()
+    if len(words) < 2 or words[0] != "ready":
+        raise ValueError(f"not a ready line: {line!r}")
+    endpoints = {}
+    for word in words[2:]:
+        venue, equals, endpoint = word.partition("=")
+        if not (venue and equals and endpoint):
+            raise ValueError(f"not VENUE=ENDPOINT: {word!r} in {line!r}")
+        endpoints[venue] = endpoint
+    return words[1], endpoints
 
 
 def _comma_list(text: str) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import calendar
 
-__all__ = ["TimestampError", "decimal_seconds_to_ns", "rfc3339_to_ns"]
+__all__ = ["Rfc3339Clock", "TimestampError", "decimal_seconds_to_ns", "rfc3339_to_ns"]
 
 _SECOND_NS = 1_000_000_000
 
@@ -65,3 +65,38 @@ def decimal_seconds_to_ns(text: str) -> int:
     """``"1534614248.456738"`` (seconds with a decimal fraction) -> ns since the epoch."""
     whole, _, fraction = text.partition(".")
     return _digits(whole, "seconds", text) * _SECOND_NS + _fraction_ns(fraction, text)
+
+
+_FRACTION_UNIT_NS = tuple(10 ** (9 - digits) for digits in range(10))
+
+
+class Rfc3339Clock:
+    """``rfc3339_to_ns`` for a stream of times, converting each second's date and time once.
+
+    Times of one second share their first 19 characters (``2026-08-09T21:05:48``); for UTC texts
+    with a 1-9 digit fraction only the fraction is read. Results and errors are exactly
+    ``rfc3339_to_ns``'s. Keep one per stream (it remembers the last second seen).
+    """
+
+    __slots__ = ("_second", "_second_ns")
+
+    def __init__(self) -> None:
+        self._second = ""
+        self._second_ns = 0
+
+    def to_ns(self, text: str) -> int:
+        """ns since the epoch of the RFC 3339 ``text``; raises TimestampError like rfc3339_to_ns."""
+        fraction = text[20:-1]
+        if (
+            text[19:20] == "."
+            and text[-1:] == "Z"
+            and 0 < len(fraction) <= 9
+            and fraction.isascii()
+            and fraction.isdigit()
+        ):
+            second = text[:19]
+            if second != self._second:
+                self._second_ns = rfc3339_to_ns(second + "Z")
+                self._second = second
+            return self._second_ns + int(fraction) * _FRACTION_UNIT_NS[len(fraction)]
+        return rfc3339_to_ns(text)

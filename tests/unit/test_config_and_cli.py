@@ -82,7 +82,7 @@ def test_a_missing_config_file_is_named():
         (["run", "--venues", "nasdaq"], "unknown venue 'nasdaq'"),
         (["run", "--symbols", "BTCUSDT"], "not canonical"),
         (["run", "--endpoint", "binance"], "expected VENUE=URL"),
-        (["run", "--endpoint", "kraken=ws://127.0.0.1:1"], "endpoint for unknown venue 'kraken'"),
+        (["run", "--endpoint", "nasdaq=ws://127.0.0.1:1"], "endpoint for unknown venue 'nasdaq'"),
         (["run", "--silence-timeout", "-1"], "must be > 0"),
         (["run", "--frobnicate"], "unrecognized arguments: --frobnicate"),
         (["run", "--config", "/nonexistent.toml"], "cannot read"),

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tickwire.times import TimestampError, decimal_seconds_to_ns, rfc3339_to_ns
+from tickwire.times import Rfc3339Clock, TimestampError, decimal_seconds_to_ns, rfc3339_to_ns
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -42,3 +42,30 @@ def test_decimal_seconds_convert_exactly():
     assert decimal_seconds_to_ns("1534614248") == 1534614248000000000
     with pytest.raises(TimestampError):
         decimal_seconds_to_ns("1e9")
+
+
+_TIME_TEXTS = st.one_of(
+    st.builds(
+        lambda moment, digits, fraction: moment.strftime("%Y-%m-%dT%H:%M:%S")
+        + (f".{fraction:0{digits}d}"[: digits + 1] if digits else "") + "Z",
+        st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2200, 1, 1)),
+        st.integers(0, 11),
+        st.integers(0, 10**11 - 1),
+    ),
+    st.sampled_from(["2026-08-09T21:05:48.5+02:00", "2026-08-09T21:05:48.1z", "2026-13-09T21:05:48.1Z",
+                     "2026-08-09T21:05:48.x1Z", "2026-08-09T21:05:48.Z", ""]),
+)
+
+
+def _outcome(convert, text):
+    try:
+        return convert(text)
+    except TimestampError:
+        return "refused"
+
+
+@given(st.lists(_TIME_TEXTS, max_size=8))
+def test_the_per_second_clock_gives_exactly_what_rfc3339_to_ns_gives(texts):
+    clock = Rfc3339Clock()
+    texts = texts + [t.replace(".", ".9", 1) for t in texts]  # same seconds again, other fractions
+    assert [_outcome(clock.to_ns, t) for t in texts] == [_outcome(rfc3339_to_ns, t) for t in texts]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar, Protocol, Sequence
 
+import msgspec
+
 from tickwire.fixedpoint import DecimalTextError, PriceCache
 from tickwire.instruments import Instrument
 from tickwire.model import Event
@@ -14,6 +16,9 @@ __all__ = [
     "DecodeStats",
     "SymbolState",
     "VenueAdapter",
+    "parse_json_number",
+    "price_reason",
+    "quote_rejection",
     "validation_reason",
 ]
 
@@ -91,6 +96,32 @@ def validation_reason(message: str) -> str:
 def price_reason(error: DecimalTextError) -> str:
     """Metrics reason for a rejected decimal text."""
     return f"bad_number_{error.reason}"
+
+
+def quote_rejection(bid: int, bid_size: int, ask: int, ask_size: int) -> str:
+    """Metrics reason why a top of book is not a valid Quote, or "" when it is one."""
+    if bid <= 0 or ask <= 0:
+        return "zero_price"
+    if bid >= ask:
+        return "crossed"
+    if bid_size <= 0 or ask_size <= 0:
+        return "zero_size"
+    return ""
+
+
+def parse_json_number(raw: msgspec.Raw, cache: PriceCache) -> int:
+    """The scaled integer of a JSON number held in a ``msgspec.Raw`` field, from its exact text.
+
+    Raises msgspec.ValidationError when the value is not a JSON number (a string, null, …) and
+    DecimalTextError for a number the cache refuses (exponent, sign, too many digits, …).
+    """
+    text = str(raw, "latin-1")  # never fails; a JSON number is ASCII
+    value = cache.memo.get(text)
+    if value is None:
+        if not text or text[0] not in "0123456789-":
+            raise msgspec.ValidationError(f"Expected a JSON number, got {text[:32] or 'nothing'}")
+        value = cache.parse(text)
+    return value
 
 
 class VenueAdapter(Protocol):

@@ -62,6 +62,7 @@ class BinanceBookTicker(msgspec.Struct, gc=False):
     B: str
     a: str
     A: str
+    T: int = 0  # matching time (ms): futures only, spot bookTicker carries no time
 
 
 class BinanceTrade(msgspec.Struct, gc=False):
@@ -136,20 +137,23 @@ class BinanceSpot:
     instrument_kinds: ClassVar[frozenset[str]] = frozenset({""})
     keepalive_interval: ClassVar[float | None] = None
     max_connection_age: ClassVar[float | None] = 23.5 * 3600.0
+    # The channels this connection serves and the stream kind of each.
+    stream_kinds: ClassVar[dict[str, str]] = _STREAM_KIND
 
     def __init__(
         self, instruments: Sequence[Instrument], channels: frozenset[str] = frozenset({Channel.BBO})
     ) -> None:
         unknown = channels - Channel.ALL
         if unknown:
-            raise ValueError(f"binance: unknown channel(s) {', '.join(sorted(unknown))}")
+            raise ValueError(f"{self.name}: unknown channel(s) {', '.join(sorted(unknown))}")
         self.stats = DecodeStats()
         caches: dict[int, PriceCache] = {}
         self._symbols = {venue_symbol(i): SymbolState(i, caches) for i in instruments}
         self.streams = [
-            f"{name.lower()}@{_STREAM_KIND[channel]}"
+            f"{name.lower()}@{self.stream_kinds[channel]}"
             for name in self._symbols
             for channel in sorted(channels)
+            if channel in self.stream_kinds
         ]
         self._next_request_id = 1
         self._pending: dict[int, list[str]] = {}
@@ -165,11 +169,12 @@ class BinanceSpot:
         self._slow_path = {k: (_DATA_DECODERS[k].decode, h) for k, h in handlers.items()}
 
     def connect_url(self, endpoint: str | None) -> str:
-        """The combined-stream URL: ``endpoint`` (or the real venue) with ``/stream`` as path."""
+        """The combined-stream URL: ``endpoint`` (or the real venue); an endpoint without a path
+        gets the path of ``default_url``."""
         url = endpoint or self.default_url
         path = urlsplit(url).path
         if path in ("", "/"):
-            url = url.rstrip("/") + "/stream"
+            url = url.rstrip("/") + urlsplit(self.default_url).path
         return url
 
     def on_connected(self) -> list[bytes]:
@@ -255,7 +260,7 @@ class BinanceSpot:
     def _control(self, frame: BinanceFrame) -> Sequence[Event]:
         stats = self.stats
         if frame.error is not None:
-            message = f"binance error {frame.error.code}: {frame.error.msg} (request id {frame.id})"
+            message = f"{self.name} error {frame.error.code}: {frame.error.msg} (request id {frame.id})"
             stats.error("venue_error", message)
             stats.venue_errors.append(message)
             return NO_EVENTS
@@ -296,7 +301,9 @@ class BinanceSpot:
             self.stats.error("stale_update", f"{msg.s} u={msg.u} after {state.last_update_id}")
             return NO_EVENTS
         state.last_update_id = msg.u
-        return (Quote("binance", state.symbol, bid, bid_size, ask, ask_size, recv_ns, 0, msg.u),)
+        return (
+            Quote(self.name, state.symbol, bid, bid_size, ask, ask_size, recv_ns, msg.T * MS, msg.u),
+        )
 
     def _reject_quote(
         self, msg: BinanceBookTicker, bid: int, ask: int, bid_size: int, ask_size: int
@@ -334,7 +341,7 @@ class BinanceSpot:
             self.stats.error("zero_price" if price <= 0 else "zero_size", f"{name} {size_text}@{price_text}")
             return NO_EVENTS
         side = SELL if buyer_is_maker else BUY
-        return (Trade("binance", state.symbol, price, size, side, trade_id, recv_ns, trade_ms * MS),)
+        return (Trade(self.name, state.symbol, price, size, side, trade_id, recv_ns, trade_ms * MS),)
 
     def _ticker(self, msg: BinanceTicker, recv_ns: int) -> Sequence[Event]:
         state = self._symbol(msg.s)
@@ -344,4 +351,4 @@ class BinanceSpot:
         if last <= 0:
             self.stats.error("zero_price", f"{msg.s} c={msg.c}")
             return NO_EVENTS
-        return (Ticker("binance", state.symbol, last, recv_ns, msg.E * MS),)
+        return (Ticker(self.name, state.symbol, last, recv_ns, msg.E * MS),)

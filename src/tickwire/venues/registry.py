@@ -7,11 +7,27 @@ from typing import Sequence
 from tickwire.instruments import Instrument
 from tickwire.venues.base import VenueAdapter
 from tickwire.venues.binance import BinanceSpot
+from tickwire.venues.binance_usdm import BinanceUsdm, BinanceUsdmMarket
+from tickwire.venues.bitstamp import BitstampSpot
+from tickwire.venues.bybit import BybitLinear, BybitSpot
+from tickwire.venues.coinbase import CoinbaseAdvanced
+from tickwire.venues.kraken import KrakenSpot
+from tickwire.venues.kraken_v1 import KrakenSpotV1
+from tickwire.venues.okx import OkxPublic
 
 __all__ = ["VENUES", "instruments_for"]
 
 VENUES: dict[str, type[VenueAdapter]] = {
     BinanceSpot.name: BinanceSpot,
+    BinanceUsdm.name: BinanceUsdm,
+    BinanceUsdmMarket.name: BinanceUsdmMarket,
+    BitstampSpot.name: BitstampSpot,
+    BybitSpot.name: BybitSpot,
+    BybitLinear.name: BybitLinear,
+    CoinbaseAdvanced.name: CoinbaseAdvanced,
+    KrakenSpot.name: KrakenSpot,
+    KrakenSpotV1.name: KrakenSpotV1,
+    OkxPublic.name: OkxPublic,
 }
 
 

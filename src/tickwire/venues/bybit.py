@@ -1,0 +1,506 @@
+"""Bybit v5 public market data, spot and linear perpetuals (JSON WebSocket), sans-I/O.
+
+One connection per category; the URL path names it (``/v5/public/spot``, ``/v5/public/linear``).
+Requests are ``{"req_id":"1","op":"subscribe","args":[topics]}``, sent in batches of at most 10
+topics (the spot limit; linear states none). Replies carry ``success``. Payloads arrive as
+``{"topic":"<kind>.<SYMBOL>","type":"snapshot"|"delta","ts":..,"data":..}``. The client sends
+``{"op":"ping"}`` every 20 s; with neither ping nor data the venue cuts the connection after 10 min.
+
+Best bid/offer comes from ``orderbook.1.<SYMBOL>`` (a snapshot every 10 ms). Deeper books
+(a snapshot, then deltas) are merged per topic into a price -> size map. Linear
+``tickers.<SYMBOL>`` also carries ``bid1Price``/``bid1Size``/``ask1Price``/``ask1Size``, and its
+deltas omit unchanged fields, so they are merged into the last snapshot. A quote's ``update_id``
+is the venue's cross sequence (orderbook ``seq``, tickers ``cs``: one counter per symbol). A quote
+older than the last one emitted for its symbol is not emitted, so neither source can move the
+price back.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Sequence
+from urllib.parse import urlsplit
+
+import msgspec
+
+from tickwire.fixedpoint import DecimalTextError, PriceCache, format_scaled
+from tickwire.instruments import Instrument
+from tickwire.model import BUY, SELL, Event, Quote, Ticker, Trade
+from tickwire.venues.base import (
+    NO_EVENTS,
+    Channel,
+    DecodeStats,
+    SymbolState,
+    price_reason,
+    quote_rejection,
+    validation_reason,
+)
+
+__all__ = [
+    "BYBIT_LINEAR_URL",
+    "BYBIT_SPOT_URL",
+    "BybitBookMessage",
+    "BybitLinear",
+    "BybitReply",
+    "BybitSpot",
+    "BybitTickerMessage",
+    "BybitTradeMessage",
+    "trade_id",
+    "venue_symbol",
+]
+
+BYBIT_SPOT_URL = "wss://stream.bybit.com/v5/public/spot"
+BYBIT_LINEAR_URL = "wss://stream.bybit.com/v5/public/linear"
+MAX_ARGS_PER_SUBSCRIBE = 10
+MAX_ARGS_CHARS = 21_000  # all topics of one connection together
+PING = b'{"op":"ping"}'
+MS = 1_000_000
+
+_TOPIC_KIND = {Channel.BBO: "orderbook.1", Channel.TRADES: "publicTrade", Channel.TICKER: "tickers"}
+_CONTROL_OPS = frozenset(("subscribe", "unsubscribe", "ping", "pong"))
+_SIDES = {"Buy": BUY, "Sell": SELL}
+
+
+class BybitReply(msgspec.Struct, gc=False):
+    """Any frame: a topic payload or a reply to a request (subscribe, ping)."""
+
+    topic: str = ""
+    op: str = ""
+    success: bool | None = None
+    ret_msg: str = ""
+    req_id: str = ""
+
+
+class BybitBook(msgspec.Struct, gc=False):
+    s: str
+    b: list[tuple[str, str]]
+    a: list[tuple[str, str]]
+    u: int
+    seq: int
+
+
+class BybitBookMessage(msgspec.Struct, gc=False):
+    topic: str
+    type: str
+    ts: int
+    data: BybitBook
+    cts: int = 0
+
+
+class BybitTrade(msgspec.Struct, gc=False):
+    T: int
+    s: str
+    S: str
+    v: str
+    p: str
+    i: str
+
+
+class BybitTradeMessage(msgspec.Struct, gc=False):
+    data: list[BybitTrade]
+
+
+class BybitTicker(msgspec.Struct, gc=False):
+    symbol: str
+    lastPrice: str | None = None
+    bid1Price: str | None = None
+    bid1Size: str | None = None
+    ask1Price: str | None = None
+    ask1Size: str | None = None
+
+
+class BybitTickerMessage(msgspec.Struct, gc=False):
+    type: str
+    ts: int
+    cs: int
+    data: BybitTicker
+
+
+_reply_decoder = msgspec.json.Decoder(BybitReply)
+_TOPIC_DECODERS = {
+    b"orderbook": msgspec.json.Decoder(BybitBookMessage),
+    b"publicTrade": msgspec.json.Decoder(BybitTradeMessage),
+    b"tickers": msgspec.json.Decoder(BybitTickerMessage),
+}
+_TOPIC_PREFIX = b'{"topic":"'
+_TOPIC_START = len(_TOPIC_PREFIX)
+_encoder = msgspec.json.Encoder()
+
+
+def venue_symbol(instrument: Instrument) -> str:
+    """Bybit's name of an instrument: BASE and QUOTE run together (``BTCUSDT``); a USDC
+    perpetual is BASE + ``PERP`` (``BTCPERP``)."""
+    if instrument.kind == "PERP" and instrument.quote == "USDC":
+        return instrument.base + "PERP"
+    return instrument.base + instrument.quote
+
+
+def trade_id(text: str) -> int:
+    """A Bybit trade id as an int, or -1 if it is neither form Bybit uses.
+
+    Spot ids are decimal digits. Derivative ids are UUIDs: their 128-bit value is used, and
+    ``uuid.UUID(int=...)`` gives the text back.
+    """
+    try:
+        if text.isascii() and text.isdigit():
+            return int(text)
+        if len(text) == 36 and text[8] == text[13] == text[18] == text[23] == "-":
+            digits = text.replace("-", "")
+            if len(digits) == 32 and digits.isascii() and digits.isalnum():
+                return int(digits, 16)
+    except ValueError:
+        pass
+    return -1
+
+
+class _Symbol(SymbolState):
+    """A subscribed instrument plus the merged best bid/offer of its ``tickers`` topic."""
+
+    __slots__ = ("ticker_bid", "ticker_bid_size", "ticker_ask", "ticker_ask_size")
+
+    def __init__(self, instrument: Instrument, caches: dict[int, PriceCache]) -> None:
+        super().__init__(instrument, caches)
+        self.forget_ticker()
+
+    def forget_ticker(self) -> None:
+        self.ticker_bid = self.ticker_bid_size = self.ticker_ask = self.ticker_ask_size = 0
+
+
+class _Book:
+    """One orderbook topic: price -> size per side, the best prices (0: side empty), last ``u``."""
+
+    __slots__ = ("bids", "asks", "best_bid", "best_ask", "last_u")
+
+    def __init__(self) -> None:
+        self.bids: dict[int, int] = {}
+        self.asks: dict[int, int] = {}
+        self.best_bid = self.best_ask = self.last_u = 0
+
+    def top(self) -> tuple[int, int, int, int]:
+        return (
+            self.best_bid,
+            self.bids.get(self.best_bid, 0),
+            self.best_ask,
+            self.asks.get(self.best_ask, 0),
+        )
+
+    def replace(self, bids: dict[int, int], asks: dict[int, int]) -> None:
+        self.bids, self.asks = bids, asks
+        self.best_bid = max(bids) if bids else 0
+        self.best_ask = min(asks) if asks else 0
+
+    def update(self, bids: dict[int, int], asks: dict[int, int]) -> None:
+        """Apply a delta: size 0 deletes the level, any other size sets it."""
+        levels, best, lost_best = self.bids, self.best_bid, False
+        for price, size in bids.items():
+            if size:
+                levels[price] = size
+                if price > best:
+                    best = price
+            elif levels.pop(price, None) is not None and price == best:
+                lost_best = True
+        self.best_bid = (max(levels) if levels else 0) if lost_best else best
+        levels, best, lost_best = self.asks, self.best_ask, False
+        for price, size in asks.items():
+            if size:
+                levels[price] = size
+                if not best or price < best:
+                    best = price
+            elif levels.pop(price, None) is not None and price == best:
+                lost_best = True
+        self.best_ask = (min(levels) if levels else 0) if lost_best else best
+
+
+class BybitSpot:
+    """Bybit spot adapter: subscribe requests, the ping rule and the frame decoder.
+
+    ``decode`` returns the events a frame carries and never raises. Dropped frames are counted in
+    ``stats.errors`` by reason, replies to requests in ``stats.control``. A refused request is a
+    ``venue_error`` with its message in ``stats.venue_errors``. ``u`` gaps on orderbook topics are
+    counted in ``stats.sequence_gaps``. A gap in a delta topic leaves its book unusable, so the
+    adapter then asks for a reconnect, which brings a fresh snapshot.
+    """
+
+    name: ClassVar[str] = "bybit"
+    default_url: ClassVar[str] = BYBIT_SPOT_URL
+    instrument_kinds: ClassVar[frozenset[str]] = frozenset({""})
+    keepalive_interval: ClassVar[float | None] = 20.0
+    max_connection_age: ClassVar[float | None] = None
+
+    def __init__(
+        self, instruments: Sequence[Instrument], channels: frozenset[str] = frozenset({Channel.BBO})
+    ) -> None:
+        unknown = channels - Channel.ALL
+        if unknown:
+            raise ValueError(f"{self.name}: unknown channel(s) {', '.join(sorted(unknown))}")
+        self.stats = DecodeStats()
+        caches: dict[int, PriceCache] = {}
+        self._symbols = {venue_symbol(i): _Symbol(i, caches) for i in instruments}
+        self.topics = [
+            f"{_TOPIC_KIND[channel]}.{name}" for name in self._symbols for channel in sorted(channels)
+        ]
+        if sum(map(len, self.topics)) > MAX_ARGS_CHARS:
+            raise ValueError(
+                f"{self.name}: {len(self.topics)} topics exceed Bybit's {MAX_ARGS_CHARS} characters "
+                "per connection; split the instruments"
+            )
+        self._books: dict[str, _Book] = {}
+        self._next_request_id = 1
+        self._pending: dict[str, list[str]] = {}
+        self.subscribed: set[str] = set()
+        self._reconnect_requested = False
+        handlers = {
+            b"orderbook": self._orderbook,
+            b"publicTrade": self._public_trade,
+            b"tickers": self._tickers,
+        }
+        self._routes = {k: (_TOPIC_DECODERS[k].decode, h) for k, h in handlers.items()}
+
+    def connect_url(self, endpoint: str | None) -> str:
+        """``endpoint`` (or the real venue); an endpoint without a path gets the category path."""
+        url = endpoint or self.default_url
+        if urlsplit(url).path in ("", "/"):
+            url = url.rstrip("/") + urlsplit(self.default_url).path
+        return url
+
+    def on_connected(self) -> list[bytes]:
+        """Forget per-connection state; return the subscribe requests to send, in order."""
+        self._pending.clear()
+        self.subscribed.clear()
+        self._books.clear()
+        self._reconnect_requested = False
+        for state in self._symbols.values():
+            state.last_update_id = -1
+            state.forget_ticker()
+        return [
+            self._request("subscribe", self.topics[i : i + MAX_ARGS_PER_SUBSCRIBE])
+            for i in range(0, len(self.topics), MAX_ARGS_PER_SUBSCRIBE)
+        ]
+
+    def keepalive_message(self) -> bytes | None:
+        """Bybit's application ping; the transport sends it every ``keepalive_interval`` s."""
+        return PING
+
+    def wants_reconnect(self) -> bool:
+        """True once an orderbook delta stream lost a message (a new connection resyncs it)."""
+        return self._reconnect_requested
+
+    def _request(self, op: str, topics: list[str]) -> bytes:
+        request_id = str(self._next_request_id)
+        self._next_request_id += 1
+        self._pending[request_id] = topics
+        return _encoder.encode({"req_id": request_id, "op": op, "args": topics})
+
+    def decode(self, payload: bytes, recv_ns: int) -> Sequence[Event]:
+        """Events carried by one text frame (none for replies and dropped frames)."""
+        if payload.startswith(_TOPIC_PREFIX):
+            # What Bybit sends: the topic comes first and its kind picks the typed decoder.
+            kind = payload[_TOPIC_START : payload.find(b".", _TOPIC_START)]
+            return self._decode_topic(kind, payload, recv_ns)
+        try:
+            reply = _reply_decoder.decode(payload)
+        except msgspec.ValidationError as exc:
+            self.stats.error("unknown_message", str(exc))
+            return NO_EVENTS
+        except msgspec.DecodeError as exc:
+            self.stats.error("malformed_json", str(exc))
+            return NO_EVENTS
+        if reply.topic:
+            return self._decode_topic(reply.topic.partition(".")[0].encode(), payload, recv_ns)
+        return self._control(reply)
+
+    def _decode_topic(self, kind: bytes, payload: bytes, recv_ns: int) -> Sequence[Event]:
+        route = self._routes.get(kind)
+        if route is None:
+            self.stats.error("unknown_message", f"topic kind {kind[:40]!r}")
+            return NO_EVENTS
+        decode_message, handle = route
+        try:
+            return handle(decode_message(payload), recv_ns)
+        except DecimalTextError as exc:
+            self.stats.error(price_reason(exc), f"{kind.decode()}: {exc}")
+        except msgspec.ValidationError as exc:
+            self.stats.error(validation_reason(str(exc)), f"{kind.decode()}: {exc}")
+        except msgspec.DecodeError as exc:
+            self.stats.error("malformed_json", str(exc))
+        return NO_EVENTS
+
+    def _control(self, reply: BybitReply) -> Sequence[Event]:
+        stats = self.stats
+        if reply.success is False:
+            topics = self._pending.pop(reply.req_id, None)
+            asked = f" (req_id {reply.req_id}: {' '.join(topics)})" if topics else ""
+            message = f"{self.name} {reply.op or 'request'} failed: {reply.ret_msg}{asked}"
+            stats.error("venue_error", message)
+            stats.venue_errors.append(message)
+            return NO_EVENTS
+        if reply.op in _CONTROL_OPS:
+            stats.control += 1
+            topics = self._pending.pop(reply.req_id, None)
+            if topics is not None and reply.op == "subscribe":
+                self.subscribed.update(topics)
+            return NO_EVENTS
+        stats.error("unknown_message", f"op {reply.op!r}" if reply.op else "no topic or op")
+        return NO_EVENTS
+
+    @staticmethod
+    def _levels(state: _Symbol, data: BybitBook) -> tuple[dict[int, int], dict[int, int]]:
+        """Price -> size of the frame's bids and asks (a price given twice keeps its last size,
+        as if the levels were applied in order)."""
+        price_memo, parse_price = state.price_memo, state.prices.parse
+        size_memo, parse_size = state.size_memo, state.sizes.parse
+        bids: dict[int, int] = {}
+        asks: dict[int, int] = {}
+        for levels, side in ((data.b, bids), (data.a, asks)):
+            for price, size in levels:
+                level = price_memo.get(price) or parse_price(price)
+                side[level] = size_memo.get(size) or parse_size(size)
+        return bids, asks
+
+    def _orderbook(self, msg: BybitBookMessage, recv_ns: int) -> Sequence[Event]:
+        data = msg.data
+        state = self._symbols.get(data.s)
+        if state is None:
+            self.stats.error("unknown_symbol", data.s)
+            return NO_EVENTS
+        topic, u = msg.topic, data.u
+        book = self._books.get(topic)
+        if msg.type == "snapshot":
+            bids, asks = self._levels(state, data)
+            if book is None:
+                book = self._books[topic] = _Book()
+            elif u != 1:  # u == 1: the service restarted and a new sequence begins
+                if u < book.last_u:
+                    self.stats.error("stale_update", f"{topic} snapshot u={u} after {book.last_u}")
+                    return NO_EVENTS
+                if u > book.last_u + 1:
+                    self.stats.sequence_gaps += 1
+            book.replace(bids, asks)
+            book.last_u = u
+        elif msg.type == "delta":
+            if book is not None and u > book.last_u + 1:
+                self.stats.sequence_gaps += 1
+                del self._books[topic]
+                book = None
+                self._reconnect_requested = True
+            if book is None:  # no snapshot on this connection, or none since a gap
+                self.stats.error("stale_update", f"{topic} delta u={u} without a current snapshot")
+                return NO_EVENTS
+            if u <= book.last_u:
+                self.stats.error("stale_update", f"{topic} delta u={u} after {book.last_u}")
+                return NO_EVENTS
+            bids, asks = self._levels(state, data)
+            before = book.top()
+            book.update(bids, asks)
+            book.last_u = u
+            if book.top() == before:
+                return NO_EVENTS  # a change below the top of the book
+        else:
+            self.stats.error("unknown_message", f"{topic} type {msg.type!r}")
+            return NO_EVENTS
+        bid, ask = book.best_bid, book.best_ask
+        bid_size, ask_size = book.bids.get(bid, 0), book.asks.get(ask, 0)
+        exchange_ns = (msg.cts or msg.ts) * MS
+        return self._quote(state, bid, bid_size, ask, ask_size, data.seq, recv_ns, exchange_ns)
+
+    def _quote(
+        self,
+        state: _Symbol,
+        bid: int,
+        bid_size: int,
+        ask: int,
+        ask_size: int,
+        cross_seq: int,
+        recv_ns: int,
+        exchange_ns: int,
+    ) -> tuple[Quote, ...]:
+        reason = quote_rejection(bid, bid_size, ask, ask_size)
+        if reason:
+            prices, sizes = state.instrument.price_scale, state.instrument.size_scale
+            self.stats.error(
+                reason,
+                f"{state.symbol} bid={format_scaled(bid, prices)}x{format_scaled(bid_size, sizes)} "
+                f"ask={format_scaled(ask, prices)}x{format_scaled(ask_size, sizes)}",
+            )
+            return NO_EVENTS
+        if cross_seq < state.last_update_id:
+            return NO_EVENTS  # the other topic already gave a newer top of book: nothing new here
+        state.last_update_id = cross_seq
+        return (
+            Quote(self.name, state.symbol, bid, bid_size, ask, ask_size, recv_ns, exchange_ns, cross_seq),
+        )
+
+    def _public_trade(self, msg: BybitTradeMessage, recv_ns: int) -> Sequence[Event]:
+        events: list[Event] = []
+        for trade in msg.data:
+            state = self._symbols.get(trade.s)
+            if state is None:
+                self.stats.error("unknown_symbol", trade.s)
+                return NO_EVENTS
+            price = state.price_memo.get(trade.p) or state.prices.parse(trade.p)
+            size = state.size_memo.get(trade.v) or state.sizes.parse(trade.v)
+            if price <= 0 or size <= 0:
+                reason = "zero_price" if price <= 0 else "zero_size"
+                self.stats.error(reason, f"publicTrade {trade.s} {trade.v}@{trade.p}")
+                return NO_EVENTS
+            side = _SIDES.get(trade.S)
+            number = trade_id(trade.i)
+            if side is None or number < 0:
+                self.stats.error("wrong_type", f"publicTrade {trade.s} side {trade.S!r} id {trade.i!r}")
+                return NO_EVENTS
+            events.append(
+                Trade(self.name, state.symbol, price, size, side, number, recv_ns, trade.T * MS)
+            )
+        return events or NO_EVENTS
+
+    def _tickers(self, msg: BybitTickerMessage, recv_ns: int) -> Sequence[Event]:
+        data = msg.data
+        state = self._symbols.get(data.symbol)
+        if state is None:
+            self.stats.error("unknown_symbol", data.symbol)
+            return NO_EVENTS
+        snapshot = msg.type == "snapshot"
+        if not snapshot and msg.type != "delta":
+            self.stats.error("unknown_message", f"tickers.{data.symbol} type {msg.type!r}")
+            return NO_EVENTS
+        # Every field is parsed before any state changes, so a bad field changes nothing.
+        prices, sizes = state.prices, state.sizes
+        last = _merged(data.lastPrice, prices, -1)  # -1: no last price in this frame
+        bid = _merged(data.bid1Price, prices, 0 if snapshot else state.ticker_bid)
+        bid_size = _merged(data.bid1Size, sizes, 0 if snapshot else state.ticker_bid_size)
+        ask = _merged(data.ask1Price, prices, 0 if snapshot else state.ticker_ask)
+        ask_size = _merged(data.ask1Size, sizes, 0 if snapshot else state.ticker_ask_size)
+        state.ticker_bid, state.ticker_bid_size = bid, bid_size
+        state.ticker_ask, state.ticker_ask_size = ask, ask_size
+        exchange_ns = msg.ts * MS
+        events: list[Event] = []
+        touched = (
+            data.bid1Price is not None
+            or data.bid1Size is not None
+            or data.ask1Price is not None
+            or data.ask1Size is not None
+        )
+        if touched:  # spot tickers never carry the best bid/offer
+            events.extend(
+                self._quote(state, bid, bid_size, ask, ask_size, msg.cs, recv_ns, exchange_ns)
+            )
+        if last >= 0:
+            if last == 0:
+                self.stats.error("zero_price", f"tickers.{data.symbol} lastPrice={data.lastPrice}")
+            else:
+                events.append(Ticker(self.name, state.symbol, last, recv_ns, exchange_ns))
+        return events or NO_EVENTS
+
+
+def _merged(text: str | None, cache: PriceCache, previous: int) -> int:
+    """A delta field merged into the previous value: absent (None) keeps it."""
+    if text is None:
+        return previous
+    return cache.memo.get(text) or cache.parse(text)
+
+
+class BybitLinear(BybitSpot):
+    """Bybit linear (USDT and USDC) perpetuals: as spot, and ``tickers`` also gives quotes."""
+
+    name: ClassVar[str] = "bybit_linear"
+    default_url: ClassVar[str] = BYBIT_LINEAR_URL
+    instrument_kinds: ClassVar[frozenset[str]] = frozenset({"PERP"})

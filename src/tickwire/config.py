@@ -115,21 +115,25 @@ def validate(config: Config, where: str) -> None:
             parse_symbol(symbol, settings.price_scale, settings.size_scale)
     except InstrumentError as exc:
         raise ConfigError(f"{where}: {exc}") from None
-    served: set[str] = set()
-    for venue in config.venues:
-        carried = instruments_for(venue, instruments)
-        if not carried:
-            raise ConfigError(f"{where}: venue {venue!r} carries none of {', '.join(config.symbols)}")
-        served.update(i.symbol for i in carried)
-    for symbol in config.symbols:
-        if symbol not in served:
-            raise ConfigError(f"{where}: no listed venue carries {symbol}")
     unknown = set(config.channels) - Channel.ALL
     if unknown or not config.channels:
         raise ConfigError(
             f"{where}: channels must be some of {', '.join(sorted(Channel.ALL))}, "
             f"got {', '.join(config.channels) or 'none'}"
         )
+    served: set[str] = set()
+    for venue in config.venues:
+        carried = instruments_for(venue, instruments)
+        if not carried:
+            raise ConfigError(f"{where}: venue {venue!r} carries none of {', '.join(config.symbols)}")
+        served.update(i.symbol for i in carried)
+        try:  # an adapter refuses what its venue cannot serve (channels, symbol spellings)
+            VENUES[venue](carried, frozenset(config.channels))
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+    for symbol in config.symbols:
+        if symbol not in served:
+            raise ConfigError(f"{where}: no listed venue carries {symbol}")
     for sink in config.sinks:
         if sink not in SINKS:
             raise ConfigError(f"{where}: unknown sink {sink!r} (known: {', '.join(sorted(SINKS))})")

@@ -50,6 +50,8 @@ cap = 5.0
         ("venues = ['nasdaq']", "unknown venue 'nasdaq'"),
         ("symbols = ['btcusdt']", "not canonical BASE-QUOTE"),
         ("symbols = []", "no symbols"),
+        ("venues = ['binance_usdm_market']\nsymbols = ['BTC-USDT-PERP']",
+         "binance_usdm_market serves only ticker, trades; asked for bbo"),
         ("symbols = ['BTC-USDT-PERP']", "venue 'binance' carries none of BTC-USDT-PERP"),
         ("symbols = ['BTC-USDT', 'ETH-USDT-PERP']", "no listed venue carries ETH-USDT-PERP"),
         ("colour = 'blue'", "unknown field `colour`"),

@@ -94,7 +94,9 @@ def overrides_from(args: argparse.Namespace) -> dict[str, object]:
     return overrides
 
 
-def _build_parser() -> argparse.ArgumentParser:
+def _build_parser(command: str | None) -> argparse.ArgumentParser:
+    """The parser; only the chosen ``command``'s module is imported for its flags, so a
+    problem in the simulator or the demo can never stop ``tickwire run``."""
     parser = _Parser(prog="tickwire", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"tickwire {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -103,15 +105,17 @@ def _build_parser() -> argparse.ArgumentParser:
     add_pipeline_arguments(run)
     run.add_argument("--sink", type=_comma_list, help="stdout (default) or none")
 
-    simulate = commands.add_parser("simulate", help="serve a simulated venue on loopback")
-    from tickwire.sim.server import add_arguments as add_simulator_arguments
+    simulate = commands.add_parser("simulate", help="serve simulated venues on loopback")
+    if command == "simulate":
+        from tickwire.sim.server import add_arguments as add_simulator_arguments
 
-    add_simulator_arguments(simulate)
+        add_simulator_arguments(simulate)
 
     demo = commands.add_parser("demo", help="simulator + pipeline + live terminal view")
-    from tickwire.demo import add_arguments as add_demo_arguments
+    if command == "demo":
+        from tickwire.demo import add_arguments as add_demo_arguments
 
-    add_demo_arguments(demo)
+        add_demo_arguments(demo)
     return parser
 
 
@@ -135,8 +139,10 @@ async def _run(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tickwire`` command; returns the exit status."""
-    parser = _build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in arguments if not a.startswith("-")), None)
+    parser = _build_parser(command)
+    args = parser.parse_args(arguments)
     logging.basicConfig(
         stream=sys.stderr,
         level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,

@@ -18,6 +18,7 @@ server WebSocket pings, ``idle_timeout`` to close clients that send nothing, and
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Hashable, Mapping, Sequence
 from typing import ClassVar, NamedTuple
@@ -29,7 +30,9 @@ __all__ = [
     "SessionReply",
     "SimSession",
     "SimVenue",
+    "format_rfc3339",
     "format_units",
+    "format_units_short",
 ]
 
 _ONE = 10**PRICE_DECIMALS
@@ -48,6 +51,22 @@ def format_units(value: int, decimals: int = PRICE_DECIMALS) -> str:
         return f"{sign}{whole}"
     fraction //= 10 ** (PRICE_DECIMALS - decimals)
     return f"{sign}{whole}.{fraction:0{decimals}d}"
+
+
+def format_units_short(value: int, min_decimals: int = 0) -> str:
+    """Format an integer count of ``10**-8`` units as the shortest exact decimal text, with at
+    least ``min_decimals`` places: ``67012.4``, ``67011`` (``67011.0`` with ``min_decimals=1``),
+    ``0.00027625``; never an exponent."""
+    whole, _, fraction = format_units(value).partition(".")
+    fraction = fraction.rstrip("0").ljust(min_decimals, "0")
+    return f"{whole}.{fraction}" if fraction else whole
+
+
+def format_rfc3339(time_ms: int) -> str:
+    """Format wall-clock ``time_ms`` as RFC 3339 UTC with microseconds:
+    ``2026-09-30T14:30:03.123000Z``."""
+    seconds, millis = divmod(time_ms, 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}000Z"
 
 
 class RequestPathError(ValueError):

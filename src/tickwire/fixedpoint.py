@@ -12,6 +12,8 @@ __all__ = [
     "DecimalTextError",
     "PriceCache",
     "TextCache",
+    "shortest_text",
+    "text_cache",
     "format_scaled",
     "parse_scaled",
 ]
@@ -66,39 +68,51 @@ def parse_scaled(text: str, scale: int) -> int:
     """
     if not isinstance(text, str):
         raise DecimalTextError("not_text", text)
-    _check_scale(scale)
+    if not 0 <= scale <= MAX_SCALE:
+        _check_scale(scale)
     whole, dot, frac = text.partition(".")
-    if not (whole.isascii() and whole.isdigit()) or (
-        dot and not (frac.isascii() and frac.isdigit())
-    ):
+    if not (whole.isdigit() and whole.isascii()) or (dot and not (frac.isdigit() and frac.isascii())):
         raise DecimalTextError(_reject_reason(text[:_MAX_SHOWN]), text[:_MAX_SHOWN])
     if len(whole) > _INT64_DIGITS:
         whole = whole.lstrip("0") or "0"
         if len(whole) > _INT64_DIGITS:
             raise DecimalTextError("overflow", text[:_MAX_SHOWN])
-    extra = len(frac) - scale
-    if extra > 0:
+    decimals = len(frac)
+    if decimals > scale:
         if frac[scale:].strip("0"):
             raise DecimalTextError("precision", text[:_MAX_SHOWN])
-        frac = frac[:scale]
-        extra = 0
-    value = int(whole + frac) * _POW10[-extra] if frac else int(whole) * _POW10[scale]
+        value = int(whole + frac[:scale])
+    elif decimals:
+        value = int(whole + frac) * _POW10[scale - decimals]
+    else:
+        value = int(whole) * _POW10[scale]
     if value > INT64_MAX:
-        raise DecimalTextError("overflow", text)
+        raise DecimalTextError("overflow", text[:_MAX_SHOWN])
     return value
 
 
 def format_scaled(value: int, scale: int) -> str:
     """Exact shortest decimal text of ``value * 10**-scale`` (no exponent, no trailing zeros)."""
-    _check_scale(scale)
+    if not 0 <= scale <= MAX_SCALE:
+        _check_scale(scale)
     if value < 0:
         return "-" + format_scaled(-value, scale)
-    if scale == 0:
-        return str(value)
-    whole, frac = divmod(value, _POW10[scale])
-    if not frac:
-        return str(whole)
-    return f"{whole}.{str(frac).rjust(scale, '0').rstrip('0')}"
+    digits = str(value)
+    if not scale:
+        return digits
+    if len(digits) <= scale:
+        frac = digits.rjust(scale, "0").rstrip("0")
+        return "0." + frac if frac else "0"
+    frac = digits[-scale:].rstrip("0")
+    return digits[:-scale] + "." + frac if frac else digits[:-scale]
+
+
+def shortest_text(text: str) -> str:
+    """The text ``format_scaled`` gives for the value of valid decimal ``text`` (no parsing)."""
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    text = text.lstrip("0")
+    return "0" + text if not text or text[0] == "." else text
 
 
 class _ScaledMemo:
@@ -123,20 +137,33 @@ class _ScaledMemo:
 
     def _miss(self, key):  # type: ignore[no-untyped-def]
         value = self._convert(key)
+        self._store(key, value)
+        return value
+
+    def _store(self, key, value) -> None:  # type: ignore[no-untyped-def]
         memo = self.memo
         if len(memo) >= self.max_entries:
             memo.clear()
         memo[key] = value
-        return value
 
 
 class PriceCache(_ScaledMemo):
-    """Memoised ``parse_scaled``: market prices repeat, and a hit costs one dict lookup."""
+    """Memoised ``parse_scaled``: market prices repeat, and a hit costs one dict lookup.
 
-    __slots__ = ()
+    Each newly parsed value's shortest text also goes into the shared ``text_cache`` of the
+    scale, so printing a price that came in costs a lookup rather than a format.
+    """
+
+    __slots__ = ("_texts",)
+
+    def __init__(self, scale: int, max_entries: int = 65536) -> None:
+        super().__init__(scale, max_entries)
+        self._texts = text_cache(scale)
 
     def _convert(self, key: str) -> int:
-        return parse_scaled(key, self.scale)
+        value = parse_scaled(key, self.scale)
+        self._texts.remember(value, shortest_text(key))
+        return value
 
     def parse(self, text: str) -> int:
         """Return the scaled integer of ``text``; raises DecimalTextError like parse_scaled."""
@@ -159,3 +186,18 @@ class TextCache(_ScaledMemo):
         """Exact decimal text of ``value`` at this scale."""
         text = self.memo.get(value)
         return self._miss(value) if text is None else text
+
+    def remember(self, value: int, text: str) -> None:
+        """Store ``text`` as the format of ``value`` (the caller guarantees it is exact)."""
+        self._store(value, text)
+
+
+_TEXT_CACHES: dict[int, TextCache] = {}
+
+
+def text_cache(scale: int) -> TextCache:
+    """The process-wide TextCache of ``scale`` (shared by parsers and sinks)."""
+    cache = _TEXT_CACHES.get(scale)
+    if cache is None:
+        cache = _TEXT_CACHES[scale] = TextCache(scale)
+    return cache

@@ -13,6 +13,8 @@ from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from tickwire.fixedpoint import (
+    shortest_text,
+    text_cache,
     INT64_MAX,
     DecimalTextError,
     PriceCache,
@@ -416,3 +418,18 @@ def test_price_cache_at_default_capacity_stays_bounded():
         cache.parse(str(i))
     assert cached_entries(cache) <= cache.max_entries
     assert cache.parse(str(cache.max_entries)) == cache.max_entries * 100_000_000
+
+
+@given(st.integers(0, INT64_MAX), st.integers(0, 18), st.integers(0, 3), st.integers(0, 5))
+def test_shortest_text_of_any_padded_spelling_equals_format_scaled(value, scale, leading, trailing):
+    canonical = format_scaled(value, scale)
+    padded = "0" * leading + canonical
+    if trailing:
+        padded += ("" if "." in padded else ".") + "0" * trailing
+    assert shortest_text(padded) == canonical
+
+
+def test_parsing_a_price_teaches_the_shared_text_cache_its_spelling():
+    cache = PriceCache(7)
+    value = cache.parse("00123.4500000")
+    assert text_cache(7).memo[value] == "123.45" == format_scaled(value, 7)

@@ -12,7 +12,7 @@ import os
 import msgspec
 
 from tickwire.aggregate import PRICE_EXTRA_DIGITS
-from tickwire.fixedpoint import TextCache
+from tickwire.fixedpoint import text_cache
 from tickwire.model import BUY, ConsolidatedQuote, Trade
 
 __all__ = ["PriceLine", "StdoutSink", "TradeLine"]
@@ -57,20 +57,13 @@ class StdoutSink:
         self._fd = fd
         self._buffer = bytearray()
         self._encoder = msgspec.json.Encoder()
-        self._texts: dict[int, TextCache] = {}
-        self._size_text = {s: self._cache(scale) for s, scale in size_scales.items()}
-        self._price_text = {s: self._cache(scale) for s, scale in price_scales.items()}
+        self._size_text = {s: text_cache(scale) for s, scale in size_scales.items()}
+        self._price_text = {s: text_cache(scale) for s, scale in price_scales.items()}
         self._mid_text = {
-            s: self._cache(scale + PRICE_EXTRA_DIGITS) for s, scale in price_scales.items()
+            s: text_cache(scale + PRICE_EXTRA_DIGITS) for s, scale in price_scales.items()
         }
         self.lines = 0
         self.writes = 0
-
-    def _cache(self, scale: int) -> TextCache:
-        cache = self._texts.get(scale)
-        if cache is None:
-            cache = self._texts[scale] = TextCache(scale)
-        return cache
 
     def publish(self, update: ConsolidatedQuote, publish_ns: int) -> None:
         """Encode ``update`` into the pending buffer (written by the next ``flush``)."""

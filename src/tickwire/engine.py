@@ -149,6 +149,7 @@ class Engine:
         except asyncio.TimeoutError:
             pass
         finally:
+            self._stopped.set()  # from here on a closing session is not a venue going down
             for session in self.sessions:
                 session.stop()
             await asyncio.gather(*tasks, return_exceptions=True)

@@ -81,6 +81,7 @@ class Engine:
                 StdoutSink(
                     {i.symbol: i.size_scale for i in instruments},
                     {i.symbol: i.price_scale for i in instruments},
+                    on_reader_gone=self.stop,
                 )
             )
         return sinks

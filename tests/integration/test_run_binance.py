@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -72,3 +74,20 @@ def test_after_the_server_drops_the_connection_tickwire_reconnects_resubscribes_
     assert any(line["n_venues"] == 1 for line in lines[gone[0]:]), "output resumes after reconnect"
     assert stats.connections_accepted >= 2
     assert stats.subscribe_requests >= 2
+
+
+def test_a_consumer_that_stops_reading_ends_tickwire_cleanly():
+    async def scenario():
+        async with Simulator(symbols=["BTC-USDT"], rate=500) as simulator:
+            process = await asyncio.create_subprocess_shell(
+                f"{sys.executable} -m tickwire run --symbols BTC-USDT "
+                f"--endpoint binance={simulator.url} | head -n 3",
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            )
+            out, err = await asyncio.wait_for(process.communicate(), 20)
+            return process.returncode, out.decode(), err.decode()
+
+    status, out, err = run_async(scenario())
+    assert status == 0
+    assert len(out.splitlines()) == 3
+    assert "Traceback" not in err and "BrokenPipeError" not in err

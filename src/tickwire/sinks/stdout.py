@@ -8,6 +8,7 @@ update is written at once.
 from __future__ import annotations
 
 import os
+from typing import Callable
 
 import msgspec
 
@@ -53,8 +54,16 @@ class TradeLine(msgspec.Struct, tag_field="type", tag="trade", gc=False):
 class StdoutSink:
     """Writes consolidated updates (and trades) as JSON lines to ``fd``."""
 
-    def __init__(self, size_scales: dict[str, int], price_scales: dict[str, int], fd: int = 1) -> None:
+    def __init__(
+        self,
+        size_scales: dict[str, int],
+        price_scales: dict[str, int],
+        fd: int = 1,
+        on_reader_gone: Callable[[], None] = lambda: None,
+    ) -> None:
         self._fd = fd
+        self._on_reader_gone = on_reader_gone
+        self.reader_gone = False
         self._buffer = bytearray()
         self._encoder = msgspec.json.Encoder()
         self._size_text = {s: text_cache(scale) for s, scale in size_scales.items()}
@@ -122,15 +131,25 @@ class StdoutSink:
         buffer = self._buffer
         if not buffer:
             return
+        if self.reader_gone:  # nobody reads any more (e.g. `| head` ended): drop
+            buffer.clear()
+            return
         view = memoryview(buffer)
         try:
             written = 0
             while written < len(view):
                 written += os.write(self._fd, view[written:])
+        except BrokenPipeError:
+            self._reader_gone()
         finally:
             view.release()
             buffer.clear()
         self.writes += 1
+
+    def _reader_gone(self) -> None:
+        if not self.reader_gone:
+            self.reader_gone = True
+            self._on_reader_gone()
 
     def close(self) -> None:
         """Write what is pending."""

@@ -6,9 +6,14 @@ import asyncio
 import json
 import os
 import sys
+from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any, Coroutine
 
 import pytest
+
+from tickwire.sim.market import MarketEvent, MarketQuote
+from tickwire.sim.venue import SimVenue
 
 
 def run_async(coroutine: Coroutine[Any, Any, Any], timeout: float = 60) -> Any:
@@ -45,9 +50,53 @@ class TickwireProcess:
         return await asyncio.wait_for(self.process.wait(), 5)
 
 
-async def start_tickwire(*args: str) -> TickwireProcess:
+Touch = tuple[str, int, int, int, int]
+"""Symbol, bid, bid size, ask and ask size, in the simulator's ``10**-8`` units."""
+
+
+def line_touch(line: dict[str, Any]) -> Touch:
+    """The touch a one-venue price line shows."""
+    values = (line["bid"], line["bid_size"], line["ask"], line["ask_size"])
+    return (line["symbol"], *(int(Decimal(text).scaleb(8)) for text in values))
+
+
+def record_rendered_touches(
+    monkeypatch: pytest.MonkeyPatch, venue_type: type[SimVenue]
+) -> list[Touch]:
+    """Every quote the simulated ``venue_type`` renders from now on, as ``line_touch`` reads
+    the line it should become (the list grows while the simulator runs)."""
+    touches: list[Touch] = []
+    render = venue_type.render
+
+    def recording_render(venue: SimVenue, event: MarketEvent, topic: str) -> Sequence[bytes]:
+        if isinstance(event, MarketQuote):
+            touches.append((event.symbol, event.bid, event.bid_size, event.ask, event.ask_size))
+        return render(venue, event, topic)
+
+    monkeypatch.setattr(venue_type, "render", recording_render)
+    return touches
+
+
+_WITH_KEEPALIVE = (
+    "import importlib, sys; from tickwire.cli import main; "
+    "module, _, name = sys.argv[1].partition(':'); "
+    "getattr(importlib.import_module(module), name).keepalive_interval = float(sys.argv[2]); "
+    "sys.exit(main(sys.argv[3:]))"
+)
+
+
+async def start_tickwire(
+    *args: str, keepalive_every: tuple[str, float] | None = None
+) -> TickwireProcess:
+    """``python -m tickwire ARGS``. ``keepalive_every=("module:Adapter", seconds)`` first sets
+    that venue adapter's keepalive interval, for client keepalives too slow for a test; nothing
+    else of the client changes."""
+    command = ("-m", "tickwire")
+    if keepalive_every is not None:
+        adapter, seconds = keepalive_every
+        command = ("-c", _WITH_KEEPALIVE, adapter, str(seconds))
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tickwire", *args,
+        sys.executable, *command, *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},

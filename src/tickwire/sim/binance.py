@@ -44,10 +44,12 @@ __all__ = [
     "BinanceStreamSession",
     "ConnectionRequest",
     "HandledRequest",
+    "TickerFigures",
     "is_valid_stream_name",
     "parse_recorded_line",
     "parse_request_path",
     "render_combined",
+    "ticker_figures",
 ]
 
 MAX_INCOMING_MESSAGES_PER_SECOND = 5
@@ -84,11 +86,13 @@ class ConnectionRequest(NamedTuple):
     combined: bool
 
 
-def parse_request_path(path: str) -> ConnectionRequest:
+def parse_request_path(
+    path: str, is_valid_stream: Callable[[str], bool] = is_valid_stream_name
+) -> ConnectionRequest:
     """Parse ``/ws``, ``/ws/<s1>/<s2>``, ``/stream`` or ``/stream?streams=<s1>/<s2>``.
 
     Raises RequestPathError with status 404 for any other path or query, and 400 for a stream name
-    that is not a valid lowercase Binance stream.
+    that ``is_valid_stream`` refuses (by default: not a valid lowercase Binance spot stream).
     """
     parts = urlsplit(path)
     route = parts.path.rstrip("/") or "/"
@@ -107,7 +111,7 @@ def parse_request_path(path: str) -> ConnectionRequest:
     else:
         raise RequestPathError(404, f"unknown path {path!r}")
     for name in names:
-        if not is_valid_stream_name(name):
+        if not is_valid_stream(name):
             raise RequestPathError(400, f"invalid stream name {name!r}")
     return ConnectionRequest(tuple(dict.fromkeys(names)), combined)
 
@@ -163,8 +167,12 @@ class BinanceStreamSession(SimSession):
 
     ``on_text`` (or ``handle_request``, which also says which method it was) answers a client
     JSON request; ``count_incoming`` counts every message the client sends (text, ping and pong
-    frames alike). ``topics`` are the subscribed stream names; payloads go out bare, or in the
-    ``{"stream":…,"data":…}`` envelope while ``combined`` is on.
+    frames alike). ``subscriptions`` are the subscribed stream names, in order; payloads go out
+    bare, or in the ``{"stream":…,"data":…}`` envelope while ``combined`` is on.
+
+    ``is_valid_stream`` says which stream names requests may use, ``delivers`` which of the
+    subscribed streams this connection gets payloads of (its ``topics``): Binance USD-M
+    acknowledges a stream its path does not serve and sends nothing for it.
     """
 
     def __init__(
@@ -173,8 +181,13 @@ class BinanceStreamSession(SimSession):
         *,
         max_incoming_per_second: int = MAX_INCOMING_MESSAGES_PER_SECOND,
         max_streams: int = MAX_STREAMS_PER_CONNECTION,
+        is_valid_stream: Callable[[str], bool] = is_valid_stream_name,
+        delivers: Callable[[str], bool] = lambda name: True,
     ) -> None:
-        super().__init__(request.streams)
+        super().__init__(tuple(filter(delivers, request.streams)))
+        self.subscriptions: dict[str, None] = dict.fromkeys(request.streams)
+        self.is_valid_stream = is_valid_stream
+        self.delivers = delivers
         self.combined = request.combined
         self.max_incoming_per_second = max_incoming_per_second
         self.max_streams = max_streams
@@ -238,20 +251,22 @@ class BinanceStreamSession(SimSession):
 
     def _apply(self, method: str, params: Any) -> Any:
         if method == "SUBSCRIBE":
-            names = _stream_params(params)
-            added = dict.fromkeys(name for name in names if name not in self.topics)
-            if len(self.topics) + len(added) > self.max_streams:
+            names = _stream_params(params, self.is_valid_stream)
+            added = dict.fromkeys(name for name in names if name not in self.subscriptions)
+            if len(self.subscriptions) + len(added) > self.max_streams:
                 raise _invalid_request(f"at most {self.max_streams} streams per connection")
-            self.topics.update(added)
+            self.subscriptions.update(added)
+            self.topics.update(dict.fromkeys(filter(self.delivers, added)))
             return None
         if method == "UNSUBSCRIBE":
-            for name in _stream_params(params):
+            for name in _stream_params(params, self.is_valid_stream):
+                self.subscriptions.pop(name, None)
                 self.topics.pop(name, None)
             return None
         if method == "LIST_SUBSCRIPTIONS":
             if params not in (None, []):
                 raise _invalid_request("too many parameters")
-            return list(self.topics)
+            return list(self.subscriptions)
         if method == "SET_PROPERTY":
             if not isinstance(params, list) or len(params) != 2:
                 raise _invalid_request("params must be [property, value]")
@@ -296,11 +311,11 @@ def _method_of(request: dict[str, Any]) -> str:
     return method
 
 
-def _stream_params(params: Any) -> list[str]:
+def _stream_params(params: Any, is_valid_stream: Callable[[str], bool]) -> list[str]:
     if not isinstance(params, list):
         raise _invalid_request("params must be a list of stream names")
     for name in params:
-        if not isinstance(name, str) or not is_valid_stream_name(name):
+        if not isinstance(name, str) or not is_valid_stream(name):
             raise _invalid_request(f"invalid stream name {name!r}")
     return params
 
@@ -376,11 +391,27 @@ class _Ticker(msgspec.Struct, gc=False, tag_field="e", tag="24hrTicker"):
     n: int
 
 
-def _ticker(symbol: str, ticker: MarketTicker) -> _Ticker:
+class TickerFigures(NamedTuple):
+    """What a Binance 24 h ticker derives from the statistics: the price change in units, that
+    change in percent (text with 3 decimals, cut toward zero) and the volume-weighted average
+    price in units (0 before any trade)."""
+
+    change: int
+    percent: str
+    weighted_average: int
+
+
+def ticker_figures(ticker: MarketTicker) -> TickerFigures:
+    """The derived figures of ``ticker`` (see ``TickerFigures``)."""
     change = ticker.last - ticker.open
     whole_pct, thousandths_pct = divmod(abs(change) * 100_000 // ticker.open, 1000)
     percent = f"{'-' if change < 0 else ''}{whole_pct}.{thousandths_pct:03d}"
     weighted_average = ticker.quote_volume * _ONE // ticker.volume if ticker.volume else 0
+    return TickerFigures(change, percent, weighted_average)
+
+
+def _ticker(symbol: str, ticker: MarketTicker) -> _Ticker:
+    change, percent, weighted_average = ticker_figures(ticker)
     now_ms = ticker.time_ms
     return _Ticker(
         E=now_ms,
@@ -411,6 +442,7 @@ def _ticker(symbol: str, ticker: MarketTicker) -> _Ticker:
 # -- recordings -----------------------------------------------------------------------------------
 
 _STREAM_KIND_BY_EVENT = {
+    "bookTicker": "bookTicker",  # futures; spot bookTickers carry no "e"
     "trade": "trade",
     "aggTrade": "aggTrade",
     "24hrTicker": "ticker",
@@ -487,11 +519,7 @@ class BinanceSimVenue(SimVenue):
 
     def __init__(self, view: VenueView | None) -> None:
         super().__init__(view)
-        streams: dict[type, tuple[tuple[str, _Renderer], ...]] = {
-            MarketQuote: (("bookTicker", self._book_ticker),),
-            MarketTrade: (("trade", self._trades), ("aggTrade", self._agg_trade)),
-            MarketTicker: (("ticker", self._ticker),),
-        }
+        streams = self._stream_kinds()
         self._symbols: dict[str, str] = {}
         self._topics: dict[type, dict[str, tuple[str, ...]]] = {kind: {} for kind in streams}
         self._renderers: dict[str, _Renderer] = {}
@@ -507,6 +535,14 @@ class BinanceSimVenue(SimVenue):
     def accept(self, path: str) -> BinanceStreamSession:
         """A session for ``path`` (see ``parse_request_path``)."""
         return BinanceStreamSession(parse_request_path(path))
+
+    def _stream_kinds(self) -> dict[type, tuple[tuple[str, _Renderer], ...]]:
+        # the stream kinds each type of market event feeds, with the renderer of each
+        return {
+            MarketQuote: (("bookTicker", self._book_ticker),),
+            MarketTrade: (("trade", self._trades), ("aggTrade", self._agg_trade)),
+            MarketTicker: (("ticker", self._ticker),),
+        }
 
     def topics(self, event: MarketEvent) -> tuple[str, ...]:
         """The stream names ``event`` feeds, e.g. ``("btcusdt@trade", "btcusdt@aggTrade")``."""

@@ -33,6 +33,7 @@ __all__ = [
     "format_rfc3339",
     "format_units",
     "format_units_short",
+    "step_decimals",
 ]
 
 _ONE = 10**PRICE_DECIMALS
@@ -60,6 +61,12 @@ def format_units_short(value: int, min_decimals: int = 0) -> str:
     whole, _, fraction = format_units(value).partition(".")
     fraction = fraction.rstrip("0").ljust(min_decimals, "0")
     return f"{whole}.{fraction}" if fraction else whole
+
+
+def step_decimals(step: int) -> int:
+    """How many decimal places exact multiples of ``step`` units need: 2 for a tick of
+    ``1_000_000`` units (0.01), 0 for one of ``10**8`` (1), 8 for one unit."""
+    return len(format_units_short(step).partition(".")[2])
 
 
 def format_rfc3339(time_ms: int) -> str:

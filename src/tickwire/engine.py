@@ -16,7 +16,7 @@ from typing import Protocol
 from tickwire.aggregate import Aggregator
 from tickwire.config import Config
 from tickwire.metrics import LatencyRing
-from tickwire.model import ConsolidatedQuote, Quote, Trade
+from tickwire.model import ConsolidatedQuote, Quote, Ticker, Trade
 from tickwire.sinks.stdout import StdoutSink
 from tickwire.transport.session import FrameConsumer, SessionSettings, VenueSession
 from tickwire.venues.base import Channel, VenueAdapter
@@ -29,6 +29,8 @@ class Sink(Protocol):
     def publish(self, update: ConsolidatedQuote, publish_ns: int) -> None: ...
 
     def publish_trade(self, trade: Trade, publish_ns: int) -> None: ...
+
+    def publish_ticker(self, ticker: Ticker, publish_ns: int) -> None: ...
 
     def flush(self) -> None: ...
 
@@ -49,6 +51,7 @@ class Engine:
         self.updates = 0
         channels = frozenset(config.channels)
         self._publish_trades = Channel.TRADES in channels
+        self._publish_tickers = Channel.TICKER in channels
         transport = config.transport
         settings = SessionSettings(
             connect_timeout=transport.connect_timeout,
@@ -94,6 +97,7 @@ class Engine:
         sinks = tuple(self.sinks)
         publishers = tuple(s.publish for s in sinks)
         trade_publishers = tuple(s.publish_trade for s in sinks) if self._publish_trades else ()
+        ticker_publishers = tuple(s.publish_ticker for s in sinks) if self._publish_tickers else ()
         flushers = tuple(s.flush for s in sinks)
         record_latency = self.latency.record
         time_ns = time.time_ns
@@ -117,6 +121,10 @@ class Engine:
                         publish_ns = time_ns()
                         for publish_trade in trade_publishers:
                             publish_trade(event, publish_ns)  # type: ignore[arg-type]
+                elif ticker_publishers:
+                    publish_ns = time_ns()
+                    for publish_ticker in ticker_publishers:
+                        publish_ticker(event, publish_ns)  # type: ignore[arg-type]
             if last_in_buffer:
                 for flush in flushers:
                     flush()

@@ -91,3 +91,18 @@ def test_a_consumer_that_stops_reading_ends_tickwire_cleanly():
     assert status == 0
     assert len(out.splitlines()) == 3
     assert "Traceback" not in err and "BrokenPipeError" not in err
+
+
+def test_asking_for_tickers_and_trades_prints_those_lines_too():
+    async def scenario():
+        async with Simulator(symbols=["BTC-USDT"], rate=400, seed=5) as simulator:
+            tickwire = await start_tickwire(
+                "run", "--symbols", "BTC-USDT", "--channels", "bbo,trades,ticker",
+                "--endpoint", f"binance={simulator.url}",
+            )
+            kinds: set[str] = set()
+            while kinds != {"price", "trade", "ticker"}:
+                kinds.add((await tickwire.line())["type"])
+            return await tickwire.stop()
+
+    assert run_async(scenario()) == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 
-from tickwire.model import BUY, ConsolidatedQuote, Trade
+from tickwire.model import BUY, ConsolidatedQuote, Ticker, Trade
 from tickwire.sinks.stdout import StdoutSink
 
 
@@ -61,3 +61,13 @@ def test_trades_have_their_own_line_type():
     assert line == {"type": "trade", "symbol": "BTC-USDT", "venue": "binance", "price": "67012.41",
                     "size": "0.0015", "side": "buy", "trade_id": 77, "exchange_ns": 4,
                     "recv_ns": 5, "publish_ns": 6}
+
+
+def test_tickers_have_their_own_line_type():
+    read_end, write_end = os.pipe()
+    sink = StdoutSink({"BTC-USDT": 8}, {"BTC-USDT": 8}, write_end)
+    sink.publish_ticker(Ticker("binance", "BTC-USDT", 6701241000000, 5, 4), publish_ns=6)
+    sink.close()
+    (line,) = read_lines(read_end)
+    assert line == {"type": "ticker", "symbol": "BTC-USDT", "venue": "binance", "last": "67012.41",
+                    "exchange_ns": 4, "recv_ns": 5, "publish_ns": 6}

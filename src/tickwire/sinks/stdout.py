@@ -14,9 +14,9 @@ import msgspec
 
 from tickwire.aggregate import PRICE_EXTRA_DIGITS
 from tickwire.fixedpoint import text_cache
-from tickwire.model import BUY, ConsolidatedQuote, Trade
+from tickwire.model import BUY, ConsolidatedQuote, Ticker, Trade
 
-__all__ = ["PriceLine", "StdoutSink", "TradeLine"]
+__all__ = ["PriceLine", "StdoutSink", "TickerLine", "TradeLine"]
 
 
 class PriceLine(msgspec.Struct, tag_field="type", tag="price", gc=False):
@@ -46,6 +46,17 @@ class TradeLine(msgspec.Struct, tag_field="type", tag="trade", gc=False):
     size: str
     side: str
     trade_id: int
+    exchange_ns: int
+    recv_ns: int
+    publish_ns: int
+
+
+class TickerLine(msgspec.Struct, tag_field="type", tag="ticker", gc=False):
+    """The stdout schema of a venue's ticker (last traded price)."""
+
+    symbol: str
+    venue: str
+    last: str
     exchange_ns: int
     recv_ns: int
     publish_ns: int
@@ -119,6 +130,22 @@ class StdoutSink:
             trade.trade_id,
             trade.exchange_ns,
             trade.recv_ns,
+            publish_ns,
+        )
+        buffer = self._buffer
+        self._encoder.encode_into(line, buffer, len(buffer))
+        buffer.append(10)
+        self.lines += 1
+
+    def publish_ticker(self, ticker: Ticker, publish_ns: int) -> None:
+        """Encode ``ticker`` into the pending buffer."""
+        prices = self._price_text[ticker.symbol]
+        line = TickerLine(
+            ticker.symbol,
+            ticker.venue,
+            prices.memo.get(ticker.last) or prices.format(ticker.last),
+            ticker.exchange_ns,
+            ticker.recv_ns,
             publish_ns,
         )
         buffer = self._buffer

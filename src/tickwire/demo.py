@@ -25,12 +25,13 @@ from tickwire.sim.server import parse_ready_line
 __all__ = ["add_arguments", "run_demo"]
 
 DEMO_SYMBOLS = "BTC-USDT,ETH-USDT,SOL-USDT"
-DEMO_VENUES = ("binance",)
+DEMO_VENUES = "binance,coinbase,kraken,okx"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``tickwire demo``."""
     parser.add_argument("--symbols", default=DEMO_SYMBOLS, help=f"default {DEMO_SYMBOLS}")
+    parser.add_argument("--venues", default=DEMO_VENUES, help=f"simulated venues (default {DEMO_VENUES})")
     parser.add_argument(
         "--rate", type=float, default=100.0, help="simulated messages/s per symbol (default 100)"
     )
@@ -45,7 +46,7 @@ async def _start_simulator(
 ) -> tuple[asyncio.subprocess.Process, dict[str, str]]:
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tickwire", "simulate", "--port", "0",
-        "--venues", ",".join(DEMO_VENUES),
+        "--venues", args.venues,
         "--symbols", args.symbols, "--rate", str(args.rate), "--seed", str(args.seed),
         stdout=asyncio.subprocess.PIPE,
     )
@@ -166,15 +167,16 @@ async def run_demo(args: argparse.Namespace) -> int:
     """Run the demo for ``args.duration`` seconds (or until Ctrl-C); print a summary."""
     if args.rate <= 0 or args.duration <= 0:
         raise ValueError("--rate and --duration must be > 0")
+    venues = args.venues.split(",")
     simulator, endpoints = await _start_simulator(args)
     try:
         config = load_config(
             None,
             {
-                "venues": list(DEMO_VENUES),
+                "venues": venues,
                 "symbols": args.symbols.split(","),
                 "sinks": ["none"],
-                "endpoints": {venue: endpoints[venue] for venue in DEMO_VENUES},
+                "endpoints": {venue: endpoints[venue] for venue in venues},
             },
         )
         engine = Engine(config)

@@ -16,8 +16,10 @@ def test_demo_runs_the_simulator_and_pipeline_and_prints_a_summary():
     assert result.returncode == 0, result.stderr
     summary = result.stdout[result.stdout.index("tickwire demo:"):]
     updates = int(re.search(r"(\d+) consolidated updates", summary).group(1))
-    frames = int(re.search(r"binance: (\d+) frames", summary).group(1))
-    assert frames >= 100  # ~2 symbols x 50/s x 3 s, less start-up
+    venues = dict(re.findall(r"  (\w+): (\d+) frames", summary))
+    assert set(venues) == {"binance", "coinbase", "kraken", "okx"}  # four venues by default
+    frames = sum(int(n) for n in venues.values())
+    assert all(int(n) >= 100 for n in venues.values())  # ~2 symbols x 50/s x 3 s, less start-up
     assert 0 < updates <= frames
-    assert "0 reconnects, decode errors 0" in summary
+    assert summary.count("0 reconnects, decode errors 0") == 4
     assert re.search(r"p50 \d+\.\d", summary)

@@ -143,9 +143,9 @@ def test_a_ticker_before_any_trade_reports_no_trades():
 def test_venue_profiles_are_fixed_by_name_and_differ_between_venues():
     profiles = {venue: venue_profile(venue) for venue in VENUES}
     assert profiles == {venue: venue_profile(venue) for venue in VENUES}
-    assert len({profile.offset_tenth_bps for profile in profiles.values()}) == len(VENUES)
+    assert len({profile.offset_hundredth_bps for profile in profiles.values()}) == len(VENUES)
     for profile in profiles.values():
-        assert -30 <= profile.offset_tenth_bps <= 30  # within 3 bps of the reference
+        assert -50 <= profile.offset_hundredth_bps <= 50  # within 0.5 bp of the reference
         assert profile.max_spread_ticks >= 1
 
 

@@ -49,8 +49,8 @@ _OTHER_USD_PRICE = 100 * _ONE
 _PRICE_DIGITS_PER_TICK = 7  # the tick is about a millionth of the start price
 _LOT_DIGITS = 17  # the lot is worth a few USD: 0.0001 BTC, 0.001 ETH, 0.01 of a 100 USD coin
 _MAX_WALK_STEP_TICKS = 2
-_MAX_OFFSET_TENTH_BPS = 30  # venues centre their quotes within 3 bps of the reference
-_TENTH_BPS_PER_UNIT = 100_000
+_MAX_OFFSET_HUNDREDTH_BPS = 50  # venues centre their quotes within 0.5 bp of the reference
+_HUNDREDTH_BPS_PER_UNIT = 1_000_000
 _MAX_FILLS_PER_TRADE = 3
 _MAX_UPDATE_ID_GAP = 5
 
@@ -186,17 +186,17 @@ class SyntheticMarket:
 class VenueProfile(NamedTuple):
     """How one venue's quotes differ from the reference; drawn once from the venue's name."""
 
-    offset_tenth_bps: int
+    offset_hundredth_bps: int
     max_spread_ticks: int
     max_book_size_lots: int
     max_trade_size_lots: int
 
 
 def venue_profile(venue: str) -> VenueProfile:
-    """The deterministic profile of ``venue``: an offset within ±3 bps, spread and size limits."""
+    """The deterministic profile of ``venue``: an offset within ±0.5 bp, spread and size limits."""
     rng = random.Random(f"venue-profile/{venue}")
     return VenueProfile(
-        offset_tenth_bps=rng.randint(-_MAX_OFFSET_TENTH_BPS, _MAX_OFFSET_TENTH_BPS),
+        offset_hundredth_bps=rng.randint(-_MAX_OFFSET_HUNDREDTH_BPS, _MAX_OFFSET_HUNDREDTH_BPS),
         max_spread_ticks=rng.randint(2, 4),
         max_book_size_lots=rng.randint(5_000, 40_000),
         max_trade_size_lots=rng.randint(1_000, 8_000),
@@ -212,8 +212,8 @@ class _VenueSymbol:
         self.spec = spec
         self.profile = profile
         start_ticks = reference // spec.tick
-        offset = start_ticks * abs(profile.offset_tenth_bps) // _TENTH_BPS_PER_UNIT
-        self.offset_ticks = -offset if profile.offset_tenth_bps < 0 else offset
+        offset = start_ticks * abs(profile.offset_hundredth_bps) // _HUNDREDTH_BPS_PER_UNIT
+        self.offset_ticks = -offset if profile.offset_hundredth_bps < 0 else offset
         self.update_id = rng.randint(10**9, 10**10)
         self.next_trade_id = rng.randint(10**8, 10**9)
         self.next_aggregate_id = rng.randint(10**7, 10**8)

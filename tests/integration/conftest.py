@@ -37,6 +37,15 @@ class TickwireProcess:
     async def lines(self, count: int, timeout: float = 10) -> list[dict[str, Any]]:
         return [await self.line(timeout) for _ in range(count)]
 
+    async def price_lines(self, count: int, timeout: float = 10) -> list[dict[str, Any]]:
+        """The next ``count`` consolidated price lines, skipping trade and ticker lines."""
+        lines: list[dict[str, Any]] = []
+        while len(lines) < count:
+            line = await self.line(timeout)
+            if line["type"] == "price":
+                lines.append(line)
+        return lines
+
     async def stderr(self) -> str:
         if self.process.returncode is None:
             return ""

@@ -105,7 +105,7 @@ def test_run_prints_the_linear_books_once_though_tickers_carry_them_too():
                 "run", "--venues", "bybit_linear", "--symbols", "BTC-USDT-PERP",
                 "--channels", "bbo,ticker", "--endpoint", f"bybit_linear={endpoint}",
             )
-            lines = await tickwire.lines(50)
+            lines = await tickwire.price_lines(50)
             status = await tickwire.stop()
             transport.disconnect()
             return lines, watcher.json(), status
@@ -156,7 +156,7 @@ def test_run_prints_the_quotes_of_recorded_linear_tickers_replayed(fixtures_dir)
                 "--channels", "ticker",
                 "--endpoint", f"bybit_linear={sim.endpoint('bybit_linear')}",
             )
-            lines = await tickwire.lines(len(expected))
+            lines = await tickwire.price_lines(len(expected))
             await tickwire.stop()
             return lines
 

@@ -153,7 +153,7 @@ def test_the_recorded_okx_tickers_replay_through_tickwire_to_their_best_bid_offe
                 "run", "--venues", "okx", "--symbols", ",".join(inst_ids.values()),
                 "--channels", "ticker", "--endpoint", f"okx={simulator.endpoint('okx')}",
             )
-            lines = await tickwire.lines(published_count(sent))
+            lines = await tickwire.price_lines(published_count(sent))
             status = await tickwire.stop()
             return lines, status
 

@@ -78,6 +78,7 @@ def test_a_silent_connection_is_abandoned_and_replaced_by_the_watchdog():
     async def scenario():
         # no market data and no pings: the connection is alive but says nothing
         async with Simulator(symbols=["BTC-USDT"], rate=0, ping_interval=3600) as simulator:
+            simulator.answer_pings = False
             tickwire = await start_tickwire(
                 "run", "--symbols", "BTC-USDT", "--endpoint", f"binance={simulator.url}",
                 "--silence-timeout", "0.5",
@@ -93,6 +94,24 @@ def test_a_silent_connection_is_abandoned_and_replaced_by_the_watchdog():
     assert stats.connections_accepted >= 2
     assert stats.subscribe_requests >= 2, "each new connection subscribes again"
     assert "no frame for 0.5 s, reconnecting" in stderr
+    assert status == 0
+
+
+def test_a_quiet_but_live_connection_is_kept_by_answering_tickwires_pings():
+    async def scenario():
+        # no market data and no server pings, but the server answers pings
+        async with Simulator(symbols=["BTC-USDT"], rate=0, ping_interval=3600) as simulator:
+            tickwire = await start_tickwire(
+                "run", "--symbols", "BTC-USDT", "--endpoint", f"binance={simulator.url}",
+                "--silence-timeout", "0.6",
+            )
+            await asyncio.sleep(3)
+            status = await tickwire.stop()
+            return simulator.stats, status, await tickwire.stderr()
+
+    stats, status, stderr = run_async(scenario())
+    assert stats.connections_accepted == 1
+    assert "reconnecting" not in stderr
     assert status == 0
 
 

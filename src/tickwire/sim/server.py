@@ -231,6 +231,7 @@ class Simulator:
         self._loop_replay = loop_replay
         self._subscribe_all = subscribe_all
         self._drop_after = drop_after
+        self.answer_pings = True  # False: WebSocket pings go unanswered, like a black-holed link
         self._enforce_rate_limit = enforce_rate_limit
         self._connections = 0
         self._server: asyncio.Server | None = None
@@ -477,7 +478,8 @@ class Simulator:
                 stats.subscriptions[client.number] = topics
                 self._listener_changed.set()
         elif msg_type == WSMsgType.PING:
-            transport.send_pong(frame.get_payload_as_bytes())
+            if self.answer_pings:
+                transport.send_pong(frame.get_payload_as_bytes())
         elif msg_type == WSMsgType.PONG:
             stats.pongs_received += 1
             if frame.get_payload_as_bytes() == client.last_ping_payload:

@@ -82,6 +82,7 @@ class SessionStats:
         "connect_failures",
         "reconnects",
         "silence_timeouts",
+        "liveness_pings",
         "planned_reconnects",
         "last_frame_ns",
         "last_error",
@@ -94,6 +95,7 @@ class SessionStats:
         self.connect_failures = 0
         self.reconnects = 0
         self.silence_timeouts = 0
+        self.liveness_pings = 0
         self.planned_reconnects = 0
         self.last_frame_ns = 0
         self.last_error = ""
@@ -260,6 +262,7 @@ class VenueSession:
         tick = min(settings.silence_timeout / 4, keepalive or 1.0, 1.0)
         next_keepalive = time.monotonic() + (keepalive or 0)
         silence_ns = int(settings.silence_timeout * 1e9)
+        probe_sent = False
         try:
             while not self._disconnected.is_set():
                 try:
@@ -268,7 +271,16 @@ class VenueSession:
                 except asyncio.TimeoutError:
                     pass
                 now = time.monotonic()
-                if time.time_ns() - self.stats.last_frame_ns > silence_ns:
+                quiet_ns = time.time_ns() - self.stats.last_frame_ns
+                if quiet_ns > silence_ns // 2 and not probe_sent:
+                    # A quiet market is not a dead connection: ask the server for a pong,
+                    # which counts as a frame.
+                    transport.send_ping()
+                    probe_sent = True
+                    self.stats.liveness_pings += 1
+                elif quiet_ns <= silence_ns // 2:
+                    probe_sent = False
+                if quiet_ns > silence_ns:
                     self.stats.silence_timeouts += 1
                     self.stats.last_error = f"no frame for {settings.silence_timeout:g} s"
                     log.warning("%s: %s, reconnecting", self.name, self.stats.last_error)

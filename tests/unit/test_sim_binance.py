@@ -23,6 +23,8 @@ from tickwire.sim.market import (
 )
 from tickwire.sim.venue import RequestPathError, SessionReply, format_units
 
+from .sim_helpers import rendered
+
 NS = 1_000_000_000
 NOW_MS = 1_790_001_234_567
 ONE = 10**8
@@ -289,12 +291,7 @@ def venue_frames(
     """``count`` market steps rendered on every stream, as (stream, decoded payload)."""
     market = SyntheticMarket([symbol_spec(s) for s in symbols], seed=seed, channels=channels)
     venue = BinanceSimVenue(VenueView(market, "binance"))
-    produced = []
-    for step in range(count):
-        event = venue.view.on_step(market.step(), NOW_MS + step)
-        for topic in venue.topics(event):
-            produced.extend((topic, json.loads(payload)) for payload in venue.render(event, topic))
-    return produced
+    return [(topic, json.loads(payload)) for _, topic, payload in rendered(venue, market, count)]
 
 
 def units(text: str) -> int:

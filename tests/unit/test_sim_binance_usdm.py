@@ -34,6 +34,8 @@ from tickwire.sim.venue import RequestPathError
 from tickwire.venues.base import Channel
 from tickwire.venues.binance_usdm import BinanceUsdm, BinanceUsdmMarket
 
+from .sim_helpers import rendered
+
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "binance_usdm"
 NOW_MS = 1_790_001_234_567
 NS = 1_000_000
@@ -49,11 +51,7 @@ def venue_and_market(seed: int = 0, channels=("bbo", "trades", "ticker")):
 def pushes(count: int, seed: int = 0, channels=("bbo", "trades", "ticker")):
     """(event, stream, payload) for every payload of ``count`` market steps."""
     venue, market = venue_and_market(seed, channels)
-    for step in range(count):
-        event = venue.view.on_step(market.step(), NOW_MS + step)
-        for stream in venue.topics(event):
-            for payload in venue.render(event, stream):
-                yield event, stream, payload
+    return rendered(venue, market, count)
 
 
 def reply(session: BinanceStreamSession, request: dict) -> dict:

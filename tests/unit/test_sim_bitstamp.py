@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -26,13 +25,10 @@ from tickwire.sim.venue import RequestPathError
 from tickwire.venues.base import Channel
 from tickwire.venues.bitstamp import BitstampSpot
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "bitstamp"
+from .sim_helpers import fixture_lines, market_events
+
 SYMBOLS = ["BTC-USD", "ETH-USD"]
 NOW_NS = 1_790_001_234_567_890_123
-
-
-def fixture_lines(name: str) -> list[bytes]:
-    return (FIXTURES / name).read_bytes().splitlines()
 
 
 def market_venue(seed: int = 0) -> tuple[SyntheticMarket, VenueView, BitstampSimVenue]:
@@ -58,13 +54,6 @@ def adapter() -> BitstampSpot:
     client = BitstampSpot([parse_symbol(s) for s in SYMBOLS], frozenset({Channel.BBO, Channel.TRADES}))
     client.on_connected()
     return client
-
-
-def steps(market: SyntheticMarket, view: VenueView, count: int, start_ms: int = 1_790_001_234_567):
-    for step in range(count):
-        event = view.on_step(market.step(), start_ms + 7 * step)
-        if event is not None:
-            yield event
 
 
 def units(text: str) -> int:
@@ -98,7 +87,7 @@ def test_each_subscription_is_acknowledged_as_the_real_venue_does():
         "order_book_btcusd", "order_book_ethusd", "live_trades_btcusd", "live_trades_ethusd"
     ]
     assert client.stats.control == 4 and client.stats.errors == {}
-    real_ack = json.loads(fixture_lines("control.jsonl")[0])
+    real_ack = json.loads(fixture_lines("bitstamp", "control.jsonl")[0])
     assert list(json.loads(reply.frames[0])) == list(real_ack)
 
 
@@ -117,7 +106,7 @@ def test_a_well_formed_channel_of_an_unlisted_pair_is_acknowledged_and_stays_sil
     session = venue.accept("/")
     [ack] = send(session, subscribe("order_book_fooxyz"))
     assert json.loads(ack)["event"] == "bts:subscription_succeeded"
-    published = {topic for event in steps(market, view, 300) for topic in venue.topics(event)}
+    published = {topic for event in market_events(market, view, 300, every_ms=7) for topic in venue.topics(event)}
     assert published == {
         "order_book_btcusd", "order_book_ethusd", "live_trades_btcusd", "live_trades_ethusd"
     }
@@ -173,7 +162,7 @@ def test_channel_names_are_a_known_kind_and_a_lowercase_market(channel, valid):
 
 def test_a_quote_becomes_a_full_top_100_book_best_level_first():
     market, view, venue = market_venue(seed=3)
-    quote = next(event for event in steps(market, view, 100) if isinstance(event, MarketQuote))
+    quote = next(event for event in market_events(market, view, 100, every_ms=7) if isinstance(event, MarketQuote))
     pair = "btcusd" if quote.symbol == "BTC-USD" else "ethusd"
     assert venue.topics(quote) == (f"order_book_{pair}",)
     [payload] = venue.render(quote, f"order_book_{pair}")
@@ -197,7 +186,7 @@ def test_a_quote_becomes_a_full_top_100_book_best_level_first():
 def test_prices_carry_the_decimals_of_the_symbols_tick():
     market, view, venue = market_venue()
     decimals = {}
-    for event in steps(market, view, 100):
+    for event in market_events(market, view, 100, every_ms=7):
         if isinstance(event, MarketQuote):
             [payload] = venue.render(event, venue.topics(event)[0])
             decimals[event.symbol] = len(json.loads(payload)["data"]["bids"][0][0].split(".")[1])
@@ -206,7 +195,7 @@ def test_prices_carry_the_decimals_of_the_symbols_tick():
 
 def test_book_microtimestamps_never_repeat_or_go_back_per_pair():
     market, view, venue = market_venue()
-    quote = next(event for event in steps(market, view, 50) if isinstance(event, MarketQuote))
+    quote = next(event for event in market_events(market, view, 50, every_ms=7) if isinstance(event, MarketQuote))
     topic = venue.topics(quote)[0]
     stamps = [
         int(json.loads(venue.render(quote, topic)[0])["data"]["microtimestamp"]) for _ in range(3)
@@ -216,11 +205,11 @@ def test_book_microtimestamps_never_repeat_or_go_back_per_pair():
 
 def test_a_trade_is_one_frame_per_fill_with_the_takers_side_and_exact_strings():
     market, view, venue = market_venue(seed=5)
-    trade = next(e for e in steps(market, view, 400) if isinstance(e, MarketTrade) and e.fill_sizes[1:])
+    trade = next(e for e in market_events(market, view, 400, every_ms=7) if isinstance(e, MarketTrade) and e.fill_sizes[1:])
     topic = venue.topics(trade)[0]
     assert topic.startswith("live_trades_")
     frames = [json.loads(payload) for payload in venue.render(trade, topic)]
-    real = json.loads(fixture_lines("live_trades.jsonl")[0])
+    real = json.loads(fixture_lines("bitstamp", "live_trades.jsonl")[0])
     assert all(list(frame) == list(real) and list(frame["data"]) == list(real["data"]) for frame in frames)
     assert all((frame["channel"], frame["event"]) == (topic, "trade") for frame in frames)
     fills = [frame["data"] for frame in frames]
@@ -241,7 +230,7 @@ def test_a_trade_is_one_frame_per_fill_with_the_takers_side_and_exact_strings():
 
 def test_statistics_alone_publish_nothing():
     market, view, venue = market_venue()
-    tickers = [event for event in steps(market, view, 200) if type(event).__name__ == "MarketTicker"]
+    tickers = [event for event in market_events(market, view, 200, every_ms=7) if type(event).__name__ == "MarketTicker"]
     assert tickers and all(venue.topics(ticker) == () for ticker in tickers)
 
 
@@ -249,7 +238,7 @@ def test_frames_rendered_from_the_market_decode_with_tickwires_adapter_into_the_
     market, view, venue = market_venue(seed=9)
     client = adapter()
     decoded, expected_quotes, expected_trades = [], [], []
-    for event in steps(market, view, 3000):
+    for event in market_events(market, view, 3000, every_ms=7):
         for topic in venue.topics(event):
             for payload in venue.render(event, topic):
                 decoded.extend(client.decode(payload, 0))
@@ -278,12 +267,12 @@ def test_frames_rendered_from_the_market_decode_with_tickwires_adapter_into_the_
 
 def test_recorded_market_data_is_routed_by_channel_byte_for_byte():
     for name in ("live_trades.jsonl", "diff_order_book.jsonl"):
-        for line in fixture_lines(name):
+        for line in fixture_lines("bitstamp", name):
             assert parse_recorded_line(line) == (json.loads(line)["channel"], line)
 
 
 def test_recorded_control_frames_go_to_no_subscriber():
-    assert {parse_recorded_line(line)[0] for line in fixture_lines("control.jsonl")} == {""}
+    assert {parse_recorded_line(line)[0] for line in fixture_lines("bitstamp", "control.jsonl")} == {""}
     reconnect = b'{"event":"bts:request_reconnect","channel":"","data":""}'
     assert parse_recorded_line(reconnect) == ("", reconnect)
     with pytest.raises(ValueError):

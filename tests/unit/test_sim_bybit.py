@@ -35,6 +35,8 @@ from tickwire.sim.venue import RequestPathError, format_units, format_units_shor
 from tickwire.venues.base import Channel
 from tickwire.venues.bybit import BybitLinear, BybitSpot
 
+from .sim_helpers import rendered
+
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "bybit"
 NOW_MS = 1_790_001_234_567
 NS = 1_000_000
@@ -55,13 +57,7 @@ class Simulated(NamedTuple):
 
     def steps(self, count: int, start_ms: int = NOW_MS, every_ms: int = 20):
         """``count`` market steps: (event, topic, payload) for every push the venue renders."""
-        for step in range(count):
-            event = self.venue.view.on_step(self.market.step(), start_ms + step * every_ms)
-            if event is None:
-                continue
-            for topic in self.venue.topics(event):
-                for payload in self.venue.render(event, topic):
-                    yield event, topic, payload
+        return rendered(self.venue, self.market, count, start_ms, every_ms)
 
 
 def simulated(venue_type: type[BybitSimVenue], symbols: list[str], seed: int = 0,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -30,15 +29,12 @@ from tickwire.times import rfc3339_to_ns
 from tickwire.venues.base import Channel
 from tickwire.venues.coinbase import CoinbaseAdvanced
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "coinbase"
+from .sim_helpers import fixture_lines, market_events
+
 PRODUCTS = ["BTC-USD", "ETH-USD"]
 NOW_NS = 1_790_001_234_567_890_123
 FAILURE_TO_SUBSCRIBE = {"type": "error", "message": "failure to subscribe"}
 SUBSCRIBE_REQUIRED = {"type": "error", "message": "subscribe or unsubscribe required"}
-
-
-def fixture_lines(name: str) -> list[bytes]:
-    return (FIXTURES / name).read_bytes().splitlines()
 
 
 def market_venue(seed: int = 0) -> tuple[SyntheticMarket, VenueView, CoinbaseSimVenue]:
@@ -111,7 +107,7 @@ def test_frames_have_the_real_venues_layout():
     session = venue.accept("/")
     snapshot, ack = request(session, "ticker", ["BTC-USD"])
     real_ticker, real_ack = (json.loads(line) for line in (
-        fixture_lines("ticker.jsonl")[0], fixture_lines("control.jsonl")[0]
+        fixture_lines("coinbase", "ticker.jsonl")[0], fixture_lines("coinbase", "control.jsonl")[0]
     ))
     assert list(snapshot) == list(real_ticker) == ["channel", "timestamp", "sequence_num", "events"]
     assert list(ack) == list(real_ack)
@@ -175,7 +171,7 @@ def test_heartbeats_are_numbered_with_everything_else_and_count_the_venues_secon
     beats = [json.loads(session.heartbeat(1_790_001_234_000 + 1000 * i, quiet=True)) for i in range(3)]
     assert [beat["sequence_num"] for beat in beats] == [1, 2, 3]
     assert [beat["events"][0]["heartbeat_counter"] for beat in beats] == [0, 1, 2]
-    real = json.loads(fixture_lines("control.jsonl")[5])
+    real = json.loads(fixture_lines("coinbase", "control.jsonl")[5])
     assert list(beats[2]) == list(real) and list(beats[2]["events"][0]) == list(real["events"][0])
     go_time = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,9})? \+0000 UTC m=\+\d+\.\d{9}"
     assert re.fullmatch(go_time, real["events"][0]["current_time"])
@@ -216,16 +212,9 @@ def units_text(units: int) -> str:
     return f"{whole}.{fraction:08d}".rstrip("0").rstrip(".")
 
 
-def steps(market: SyntheticMarket, view: VenueView, count: int, start_ms: int = 1_790_001_234_567):
-    for step in range(count):
-        event = view.on_step(market.step(), start_ms + 7 * step)
-        if event is not None:
-            yield event
-
-
 def test_a_quote_becomes_a_ticker_update_and_statistics_alone_become_nothing():
     market, view, venue = market_venue(seed=4)
-    events = list(steps(market, view, 200))
+    events = list(market_events(market, view, 200, every_ms=7))
     quote = next(event for event in events if isinstance(event, MarketQuote))
     [payload] = venue.render(quote, "ticker:BTC-USD" if quote.symbol == "BTC-USD" else "ticker:ETH-USD")
     frame = json.loads(payload)
@@ -240,7 +229,7 @@ def test_a_quote_becomes_a_ticker_update_and_statistics_alone_become_nothing():
 
 def test_a_trade_is_one_update_with_every_fill_newest_first_and_the_makers_side():
     market, view, venue = market_venue(seed=5)
-    trade = next(e for e in steps(market, view, 400) if isinstance(e, MarketTrade) and e.fill_sizes[1:])
+    trade = next(e for e in market_events(market, view, 400, every_ms=7) if isinstance(e, MarketTrade) and e.fill_sizes[1:])
     product = trade.symbol
     assert venue.topics(trade) == (f"market_trades:{product}", f"ticker:{product}")
     [payload] = venue.render(trade, f"market_trades:{product}")
@@ -254,7 +243,7 @@ def test_a_trade_is_one_update_with_every_fill_newest_first_and_the_makers_side(
          "time": rfc3339_nano(trade.time_ms * 1_000_000), "side": maker_side}
         for fill in reversed(range(count))
     ]
-    real_trade = json.loads(fixture_lines("market_trades.jsonl")[2])["events"][0]["trades"][0]
+    real_trade = json.loads(fixture_lines("coinbase", "market_trades.jsonl")[2])["events"][0]["trades"][0]
     assert list(event["trades"][0]) == list(real_trade)
     session = venue.accept("/")
     snapshot = request(session, "market_trades", [product])[0]["events"][0]
@@ -275,7 +264,7 @@ def test_frames_rendered_from_the_market_decode_with_tickwires_adapter_into_the_
         for product in PRODUCTS
     ]
     expected_trades = []
-    for event in steps(market, view, 3000):
+    for event in market_events(market, view, 3000, every_ms=7):
         for topic in venue.topics(event):
             for payload in venue.render(event, topic):
                 decoded.extend(client.decode(session.frame(topic, payload), 0))
@@ -317,7 +306,7 @@ def test_errors_reach_the_adapter_as_a_venue_error():
                           ("candles.jsonl", "candles")]
 )
 def test_recorded_data_frames_are_routed_by_channel_and_product(name, channel):
-    for line in fixture_lines(name):
+    for line in fixture_lines("coinbase", name):
         topic, payload = parse_recorded_line(line)
         frame = json.loads(line)
         event = frame["events"][0]
@@ -330,7 +319,7 @@ def test_recorded_level2_frames_belong_to_the_level2_subscription_and_control_fr
     line = b'{"channel":"l2_data","timestamp":"2026-08-09T21:05:48.505350477Z","sequence_num":14,' \
            b'"events":[{"type":"update","product_id":"BTC-USD","updates":[]}]}'
     assert parse_recorded_line(line)[0] == "level2:BTC-USD"
-    assert {parse_recorded_line(line)[0] for line in fixture_lines("control.jsonl")} == {""}
+    assert {parse_recorded_line(line)[0] for line in fixture_lines("coinbase", "control.jsonl")} == {""}
     with pytest.raises(ValueError):
         parse_recorded_line(b"[1]")
 
@@ -342,7 +331,7 @@ def test_a_replayed_recording_is_renumbered_per_connection_and_decodes_as_the_or
     assert session.next_sequence_num == 1  # no snapshot while replaying: only the acknowledgement
     original, replayed = adapter(), adapter()
     original_quotes, replayed_quotes = [], []
-    for line in fixture_lines("ticker.jsonl"):
+    for line in fixture_lines("coinbase", "ticker.jsonl"):
         original_quotes.extend(original.decode(line, 0))
         topic, payload = parse_recorded_line(line)
         assert topic in session.topics

@@ -36,6 +36,8 @@ from tickwire.times import rfc3339_to_ns
 from tickwire.venues.base import Channel
 from tickwire.venues.kraken import KrakenSpot
 
+from .sim_helpers import market_events
+
 NOW_MS = 1_790_001_234_567
 NOW_NS = NOW_MS * 1_000_000
 ONE = 10**8
@@ -226,10 +228,7 @@ def test_every_rendered_frame_decodes_with_the_adapter_into_the_markets_integers
     client = adapter()
     client.on_connected()
     counts = {MarketQuote: 0, MarketTrade: 0, MarketTicker: 0}
-    for step in range(600):
-        event = sim.view.on_step(market.step(), NOW_MS + step)
-        if event is None:
-            continue
+    for event in market_events(market, sim.view, 600):
         counts[type(event)] += 1
         (topic,) = sim.topics(event)
         (payload,) = sim.render(event, topic)

@@ -7,7 +7,6 @@ Round trips go through tickwire's own v1 adapter; the real recorded v1 frames (c
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -32,7 +31,8 @@ from tickwire.sim.venue import RequestPathError
 from tickwire.venues.base import Channel
 from tickwire.venues.kraken_v1 import KrakenSpotV1
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "kraken"
+from .sim_helpers import fixture_lines, market_events
+
 NOW_MS = 1_790_001_234_567
 NOW_NS = NOW_MS * 1_000_000
 ONE = 10**8
@@ -59,10 +59,6 @@ def request(session: KrakenV1Session, message: object) -> list:
 
 def subscribe(name: str, pairs: list[str], **more) -> dict:
     return {"event": "subscribe", "pair": pairs, "subscription": {"name": name}, **more}
-
-
-def recorded(name: str) -> list[bytes]:
-    return (FIXTURES / name).read_bytes().splitlines()
 
 
 def test_the_venue_is_registered_under_the_adapters_name_at_the_root_path():
@@ -191,10 +187,7 @@ def test_every_rendered_frame_decodes_with_the_adapter_into_the_markets_integers
     client = adapter()
     client.on_connected()
     counts = {MarketQuote: 0, MarketTrade: 0, MarketTicker: 0}
-    for step in range(600):
-        event = sim.view.on_step(market.step(), NOW_MS + step)
-        if event is None:
-            continue
+    for event in market_events(market, sim.view, 600):
         counts[type(event)] += 1
         (topic,) = sim.topics(event)
         (payload,) = sim.render(event, topic)
@@ -236,21 +229,21 @@ def test_ticker_levels_carry_the_whole_lot_volume_as_an_int_and_trades_one_entry
 
 def test_the_real_recorded_frames_replay_to_their_channel_and_pair():
     sim = KrakenV1SimVenue(None)
-    for line in recorded("ticker.jsonl") + recorded("trade.jsonl"):
+    for line in fixture_lines("kraken", "ticker.jsonl") + fixture_lines("kraken", "trade.jsonl"):
         topic, payload = sim.recorded_frame(line)
         channel_id, *_, name, pair = json.loads(line)
         assert (topic, payload) == (f"{name}:{pair}", line)
-    assert {sim.recorded_frame(line)[0] for line in recorded("control.jsonl")} == {""}
+    assert {sim.recorded_frame(line)[0] for line in fixture_lines("kraken", "control.jsonl")} == {""}
 
 
 def test_replayed_acks_carry_the_recordings_channel_ids_and_new_ones_do_not_clash():
     sim = KrakenV1SimVenue(None)
-    for line in recorded("ticker.jsonl"):
+    for line in fixture_lines("kraken", "ticker.jsonl"):
         sim.recorded_frame(line)
     session = sim.accept("/")
     xmr, new = request(session, subscribe("ticker", ["XMR/USD", "NEW/EUR"]))
     assert xmr["channelID"] == 996  # as in the recording's XMR/USD ticker frames
-    recorded_ids = {json.loads(line)[0] for line in recorded("ticker.jsonl")}
+    recorded_ids = {json.loads(line)[0] for line in fixture_lines("kraken", "ticker.jsonl")}
     assert new["status"] == "subscribed" and new["channelID"] > max(recorded_ids)
 
 

@@ -36,6 +36,8 @@ from tickwire.sim.venue import RequestPathError, format_units_short
 from tickwire.venues.base import Channel
 from tickwire.venues.okx import OkxPublic
 
+from .sim_helpers import market_events
+
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "okx"
 NOW_MS = 1_790_001_234_567
 NOW_NS = NOW_MS * 1_000_000
@@ -193,10 +195,7 @@ def test_every_rendered_push_decodes_with_the_adapter_into_the_markets_integers(
     client = adapter()
     client.on_connected()
     counts = {MarketQuote: 0, MarketTrade: 0, MarketTicker: 0}
-    for step in range(900):
-        event = sim.view.on_step(market.step(), NOW_MS + step)
-        if event is None:
-            continue
+    for event in market_events(market, sim.view, 900):
         counts[type(event)] += 1
         (topic,) = sim.topics(event)
         (payload,) = sim.render(event, topic)

@@ -30,11 +30,13 @@ from tickwire.sim.market import (
     VenueView,
 )
 from tickwire.sim.venue import (
+    EventTopics,
     RequestPathError,
     SessionReply,
     SimSession,
     SimVenue,
     format_units,
+    unknown_path,
 )
 
 __all__ = [
@@ -109,7 +111,7 @@ def parse_request_path(
         names = route.split("/")[2:]
         combined = False
     else:
-        raise RequestPathError(404, f"unknown path {path!r}")
+        raise unknown_path(path)
     for name in names:
         if not is_valid_stream(name):
             raise RequestPathError(400, f"invalid stream name {name!r}")
@@ -521,7 +523,7 @@ class BinanceSimVenue(SimVenue):
         super().__init__(view)
         streams = self._stream_kinds()
         self._symbols: dict[str, str] = {}
-        self._topics: dict[type, dict[str, tuple[str, ...]]] = {kind: {} for kind in streams}
+        self._topics = EventTopics()
         self._renderers: dict[str, _Renderer] = {}
         for spec in view.specs if view is not None else ():
             instrument = parse_symbol(spec.symbol)
@@ -529,7 +531,7 @@ class BinanceSimVenue(SimVenue):
             self._symbols[spec.symbol] = venue_symbol
             for event_type, kinds in streams.items():
                 topics = tuple(f"{venue_symbol.lower()}@{kind}" for kind, _ in kinds)
-                self._topics[event_type][spec.symbol] = topics
+                self._topics.set(event_type, spec.symbol, topics)
                 self._renderers.update(zip(topics, (render for _, render in kinds)))
 
     def accept(self, path: str) -> BinanceStreamSession:
@@ -546,7 +548,7 @@ class BinanceSimVenue(SimVenue):
 
     def topics(self, event: MarketEvent) -> tuple[str, ...]:
         """The stream names ``event`` feeds, e.g. ``("btcusdt@trade", "btcusdt@aggTrade")``."""
-        return self._topics[type(event)][event.symbol]
+        return self._topics.of(event)
 
     def render(self, event: MarketEvent, topic: str) -> Sequence[bytes]:
         """The payloads of stream ``topic`` for ``event``."""

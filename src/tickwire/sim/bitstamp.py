@@ -36,13 +36,13 @@ from tickwire.sim.market import (
     VenueView,
 )
 from tickwire.sim.venue import (
-    RequestPathError,
     SessionReply,
     SimSession,
     SimVenue,
     format_units,
     format_units_short,
     step_decimals,
+    unknown_path,
 )
 
 __all__ = [
@@ -238,7 +238,7 @@ class BitstampSimVenue(SimVenue):
     def accept(self, path: str) -> BitstampSession:
         """A session for ``/``; 404 for any other path."""
         if path != "/":
-            raise RequestPathError(404, f"unknown path {path!r}")
+            raise unknown_path(path)
         return BitstampSession()
 
     def topics(self, event: MarketEvent) -> tuple[str, ...]:

@@ -51,13 +51,14 @@ from tickwire.sim.market import (
     VenueView,
 )
 from tickwire.sim.venue import (
-    RequestPathError,
+    EventTopics,
     SessionReply,
     SimSession,
     SimVenue,
     format_units,
     format_units_short,
     step_decimals,
+    unknown_path,
 )
 from tickwire.venues.bybit import venue_symbol
 
@@ -322,9 +323,7 @@ class BybitSimVenue(SimVenue):
 
     def __init__(self, view: VenueView | None) -> None:
         super().__init__(view)
-        self._topics: dict[type, dict[str, tuple[str, ...]]] = {
-            event_type: {} for event_type in self.event_kinds
-        }
+        self._topics = EventTopics()
         self._topic_listings: dict[str, tuple[str, _Listing]] = {}
         listed = [(spec, view.quote(spec.symbol)) for spec in view.specs] if view else []
         for spec, quote in listed:
@@ -333,18 +332,18 @@ class BybitSimVenue(SimVenue):
             for kind in _SIMULATED_KINDS:
                 self._topic_listings[f"{kind}.{name}"] = (kind, listing)
             for event_type, kinds in self.event_kinds.items():
-                self._topics[event_type][spec.symbol] = tuple(f"{kind}.{name}" for kind in kinds)
+                self._topics.set(event_type, spec.symbol, tuple(f"{kind}.{name}" for kind in kinds))
         self._connection_numbers = itertools.count(1)
 
     def accept(self, path: str) -> BybitSession:
         """A session for the category's path; RequestPathError 404 for any other path."""
         if path.rstrip("/") != self.default_path:
-            raise RequestPathError(404, f"unknown path {path!r}")
+            raise unknown_path(path)
         return BybitSession(self, f"{self.category}-{next(self._connection_numbers):08x}")
 
     def topics(self, event: MarketEvent) -> tuple[str, ...]:
         """The topics ``event`` feeds, e.g. ``("orderbook.1.BTCUSDT", "tickers.BTCUSDT")``."""
-        return self._topics[type(event)][event.symbol]
+        return self._topics.of(event)
 
     def render(self, event: MarketEvent, topic: str) -> Sequence[bytes]:
         """The push of ``topic`` for ``event``: a book, a trade message or a ticker (none for a

@@ -33,11 +33,11 @@ from tickwire.instruments import parse_symbol
 from tickwire.model import BUY
 from tickwire.sim.market import MarketEvent, MarketQuote, MarketTicker, MarketTrade, VenueView
 from tickwire.sim.venue import (
-    RequestPathError,
     SessionReply,
     SimSession,
     SimVenue,
     format_units_short,
+    unknown_path,
 )
 
 __all__ = [
@@ -358,7 +358,7 @@ class CoinbaseSimVenue(SimVenue):
     def accept(self, path: str) -> CoinbaseSession:
         """A session for the root path; 404 for any other."""
         if path != "/":
-            raise RequestPathError(404, f"unknown path {path!r}")
+            raise unknown_path(path)
         return CoinbaseSession(self)
 
     def lists(self, product: str) -> bool:

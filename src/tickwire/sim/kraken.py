@@ -31,12 +31,13 @@ from tickwire.sim.market import (
     VenueView,
 )
 from tickwire.sim.venue import (
-    RequestPathError,
+    EventTopics,
     SessionReply,
     SimSession,
     SimVenue,
     format_rfc3339,
     format_units_short,
+    unknown_path,
 )
 from tickwire.venues.kraken import kraken_symbols
 
@@ -337,23 +338,19 @@ class KrakenSimVenue(SimVenue):
     def __init__(self, view: VenueView | None) -> None:
         super().__init__(view)
         self._names: dict[str, str] = {}
-        self._topics: dict[type, dict[str, tuple[str, ...]]] = {
-            MarketQuote: {},
-            MarketTicker: {},
-            MarketTrade: {},
-        }
+        self._topics = EventTopics()
         for spec in view.specs if view is not None else ():
             name = kraken_symbols(parse_symbol(spec.symbol))[0]
             self._names[spec.symbol] = name
-            self._topics[MarketQuote][spec.symbol] = (_topic("ticker", name, "bbo"),)
-            self._topics[MarketTicker][spec.symbol] = (_topic("ticker", name, "trades"),)
-            self._topics[MarketTrade][spec.symbol] = (_topic("trade", name),)
+            self._topics.set(MarketQuote, spec.symbol, (_topic("ticker", name, "bbo"),))
+            self._topics.set(MarketTicker, spec.symbol, (_topic("ticker", name, "trades"),))
+            self._topics.set(MarketTrade, spec.symbol, (_topic("trade", name),))
         self._listed = {name: symbol for symbol, name in self._names.items()}
 
     def accept(self, path: str) -> KrakenSession:
         """A session for ``/v2``; RequestPathError 404 for any other path."""
         if path.rstrip("/") != "/v2":
-            raise RequestPathError(404, f"unknown path {path!r}")
+            raise unknown_path(path)
         return KrakenSession(self)
 
     def lists(self, symbol: str) -> bool:
@@ -364,7 +361,7 @@ class KrakenSimVenue(SimVenue):
 
     def topics(self, event: MarketEvent) -> tuple[str, ...]:
         """The one topic ``event`` feeds, e.g. ``("ticker.bbo:BTC/USD",)`` for a quote."""
-        return self._topics[type(event)][event.symbol]
+        return self._topics.of(event)
 
     def render(self, event: MarketEvent, topic: str) -> Sequence[bytes]:
         """The ``ticker`` or ``trade`` update for ``event``."""

@@ -32,7 +32,11 @@ from tickwire.sim.market import (
     MarketTrade,
     VenueView,
 )
-from tickwire.sim.venue import RequestPathError, SessionReply, SimSession, SimVenue, format_units
+from tickwire.sim.venue import (
+    EventTopics,
+    SessionReply, SimSession, SimVenue, format_units,
+    unknown_path,
+)
 from tickwire.venues.kraken import kraken_symbols
 
 __all__ = ["HEARTBEAT", "KrakenV1Session", "KrakenV1SimVenue", "parse_recorded_line"]
@@ -267,20 +271,16 @@ class KrakenV1SimVenue(SimVenue):
         self._channel_ids: dict[tuple[str, str], int] = {}
         self._next_channel_id = _FIRST_CHANNEL_ID
         self._pairs: dict[str, str] = {}
-        self._topics: dict[type, dict[str, tuple[str, ...]]] = {
-            MarketQuote: {},
-            MarketTicker: {},
-            MarketTrade: {},
-        }
+        self._topics = EventTopics()
         self._ticker_ids: dict[str, int] = {}
         self._trade_ids: dict[str, int] = {}
         for spec in view.specs if view is not None else ():
             pair = kraken_symbols(parse_symbol(spec.symbol))[1]
             self._pairs[spec.symbol] = pair
             ticker_topic = (f"ticker:{pair}",)
-            self._topics[MarketQuote][spec.symbol] = ticker_topic
-            self._topics[MarketTicker][spec.symbol] = ticker_topic
-            self._topics[MarketTrade][spec.symbol] = (f"trade:{pair}",)
+            self._topics.set(MarketQuote, spec.symbol, ticker_topic)
+            self._topics.set(MarketTicker, spec.symbol, ticker_topic)
+            self._topics.set(MarketTrade, spec.symbol, (f"trade:{pair}",))
             self._ticker_ids[spec.symbol] = self.channel_id("ticker", pair)
             self._trade_ids[spec.symbol] = self.channel_id("trade", pair)
         self._listed = {pair: symbol for symbol, pair in self._pairs.items()}
@@ -288,7 +288,7 @@ class KrakenV1SimVenue(SimVenue):
     def accept(self, path: str) -> KrakenV1Session:
         """A session for the root path; RequestPathError 404 for any other path."""
         if path.rstrip("/"):
-            raise RequestPathError(404, f"unknown path {path!r}")
+            raise unknown_path(path)
         return KrakenV1Session(self)
 
     def lists(self, pair: str) -> bool:
@@ -308,7 +308,7 @@ class KrakenV1SimVenue(SimVenue):
 
     def topics(self, event: MarketEvent) -> tuple[str, ...]:
         """The one topic ``event`` feeds: ``ticker:XBT/USD`` or ``trade:XBT/USD``."""
-        return self._topics[type(event)][event.symbol]
+        return self._topics.of(event)
 
     def render(self, event: MarketEvent, topic: str) -> Sequence[bytes]:
         """The ``ticker`` or ``trade`` payload for ``event``."""

@@ -33,11 +33,11 @@ from tickwire.sim.market import (
     VenueView,
 )
 from tickwire.sim.venue import (
-    RequestPathError,
     SessionReply,
     SimSession,
     SimVenue,
     format_units_short,
+    unknown_path,
 )
 from tickwire.venues.okx import venue_symbol
 
@@ -299,7 +299,7 @@ class OkxSimVenue(SimVenue):
     def accept(self, path: str) -> OkxSession:
         """A session for ``/ws/v5/public``; RequestPathError 404 for any other path."""
         if path.rstrip("/") != _PATH:
-            raise RequestPathError(404, f"unknown path {path!r}")
+            raise unknown_path(path)
         return OkxSession(self, f"{next(self._connection_numbers):08x}")
 
     def lists(self, inst_id: str) -> bool:

@@ -23,9 +23,17 @@ from abc import ABC, abstractmethod
 from collections.abc import Hashable, Mapping, Sequence
 from typing import ClassVar, NamedTuple
 
-from tickwire.sim.market import PRICE_DECIMALS, MarketEvent, VenueView
+from tickwire.sim.market import (
+    PRICE_DECIMALS,
+    MarketEvent,
+    MarketQuote,
+    MarketTicker,
+    MarketTrade,
+    VenueView,
+)
 
 __all__ = [
+    "EventTopics",
     "RequestPathError",
     "SessionReply",
     "SimSession",
@@ -34,6 +42,7 @@ __all__ = [
     "format_units",
     "format_units_short",
     "step_decimals",
+    "unknown_path",
 ]
 
 _ONE = 10**PRICE_DECIMALS
@@ -83,6 +92,31 @@ class RequestPathError(ValueError):
         super().__init__(reason)
         self.status = status
         self.reason = reason
+
+
+def unknown_path(path: str) -> RequestPathError:
+    """The 404 refusal of an upgrade request to a ``path`` the venue does not serve; raise it."""
+    return RequestPathError(404, f"unknown path {path!r}")
+
+
+class EventTopics:
+    """The topics each market event feeds, by event type and canonical symbol: a venue fills it
+    once from its view's symbols with ``set`` and answers ``SimVenue.topics`` with ``of``."""
+
+    def __init__(self) -> None:
+        self._by_type: dict[type, dict[str, tuple[str, ...]]] = {
+            MarketQuote: {},
+            MarketTicker: {},
+            MarketTrade: {},
+        }
+
+    def set(self, event_type: type, symbol: str, topics: tuple[str, ...]) -> None:
+        """Make events of ``event_type`` for canonical ``symbol`` feed ``topics``."""
+        self._by_type[event_type][symbol] = topics
+
+    def of(self, event: MarketEvent) -> tuple[str, ...]:
+        """The topics ``event`` feeds."""
+        return self._by_type[type(event)][event.symbol]
 
 
 class SessionReply(NamedTuple):

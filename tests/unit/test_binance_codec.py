@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -16,33 +15,29 @@ from tickwire.model import BUY, SELL, Quote, Ticker, Trade
 from tickwire.venues.base import Channel
 from tickwire.venues.binance import BinanceSpot
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "binance"
+from .venue_cases import (
+    assert_dropped, assert_no_invalid_quote, connected, recorded_lines, scaled,
+    valid_quote_or_counted, with_cryptofeed,
+)
+
 RECORDED_SYMBOLS = ["NKN-USDT", "BLZ-ETH", "LRC-BTC", "RUNE-EUR"]
 
 
 def lines(name: str) -> list[bytes]:
-    return [line.rstrip(b"\n") for line in (FIXTURES / name).read_bytes().splitlines()]
+    return recorded_lines("binance", name)
 
 
 def recorded_venue(channels=Channel.ALL) -> BinanceSpot:
-    venue = BinanceSpot([parse_symbol(s) for s in RECORDED_SYMBOLS], frozenset(channels))
-    venue.on_connected()
-    return venue
+    return connected(BinanceSpot, RECORDED_SYMBOLS, channels)
 
 
 def btc_venue() -> BinanceSpot:
-    venue = BinanceSpot([parse_symbol("BTC-USDT")], frozenset({Channel.BBO}))
-    venue.on_connected()
-    return venue
+    return connected(BinanceSpot, ["BTC-USDT"], {Channel.BBO})
 
 
 def book_ticker(u=1, s="BTCUSDT", b="67012.40000000", B="1.2", a="67012.41000000", A="0.8") -> bytes:
     data = {"u": u, "s": s, "b": b, "B": B, "a": a, "A": A}
     return json.dumps({"stream": f"{s.lower()}@bookTicker", "data": data}).encode()
-
-
-def scaled(text: str, scale: int = 8) -> int:
-    return int(Decimal(text).scaleb(scale))
 
 
 def test_every_recorded_book_ticker_decodes_to_the_values_in_its_frame():
@@ -64,22 +59,18 @@ def test_every_recorded_book_ticker_decodes_to_the_values_in_its_frame():
 
 
 def test_book_tickers_agree_with_cryptofeeds_normalized_output():
-    venue = recorded_venue()
-    expected = [json.loads(x) for x in lines("expected_cryptofeed_v3/ticker.jsonl")]
-    quotes = [q for frame in lines("bookTicker.jsonl") for q in venue.decode(frame, 0)]
-    assert len(quotes) == len(expected) == 84
-    for quote, theirs in zip(quotes, expected):
+    pairs = with_cryptofeed(recorded_venue(), "binance", "bookTicker.jsonl", "ticker.jsonl")
+    assert len(pairs) == 84
+    for quote, theirs in pairs:
         assert quote.symbol == theirs["symbol"]
         assert Decimal(format_scaled(quote.bid, 8)) == Decimal(theirs["bid"])
         assert Decimal(format_scaled(quote.ask, 8)) == Decimal(theirs["ask"])
 
 
 def test_recorded_agg_trades_decode_with_taker_side_and_exchange_time():
-    venue = recorded_venue()
-    expected = [json.loads(x) for x in lines("expected_cryptofeed_v3/trades.jsonl")]
-    trades = [t for frame in lines("aggTrade.jsonl") for t in venue.decode(frame, 5)]
-    assert len(trades) == len(expected) == 2
-    for trade, theirs in zip(trades, expected):
+    pairs = with_cryptofeed(recorded_venue(), "binance", "aggTrade.jsonl", "trades.jsonl", recv_ns=5)
+    assert len(pairs) == 2
+    for trade, theirs in pairs:
         assert isinstance(trade, Trade)
         assert trade.symbol == theirs["symbol"]
         assert Decimal(format_scaled(trade.price, 8)) == Decimal(theirs["price"])
@@ -167,9 +158,7 @@ def test_server_shutdown_event_asks_for_a_reconnect():
 )
 def test_bad_frames_are_counted_by_reason_and_produce_nothing(frame, reason):
     venue = btc_venue()
-    assert venue.decode(frame, 0) == ()
-    assert venue.stats.errors == {reason: 1}
-    assert venue.stats.last_error.startswith(reason)
+    assert_dropped(venue, frame, reason)
     # the codec keeps working after the bad frame
     assert len(venue.decode(book_ticker(u=10), 1)) == 1
 
@@ -185,10 +174,7 @@ def test_an_older_update_id_than_the_last_is_dropped_as_stale():
 
 @given(st.binary(max_size=300))
 def test_no_bytes_make_the_decoder_raise_or_emit_an_invalid_quote(payload):
-    venue = btc_venue()
-    for event in venue.decode(payload, 0):
-        assert isinstance(event, Quote)
-        assert 0 < event.bid < event.ask
+    assert_no_invalid_quote(btc_venue(), payload, quotes_only=True)
 
 
 @given(
@@ -199,12 +185,7 @@ def test_no_bytes_make_the_decoder_raise_or_emit_an_invalid_quote(payload):
     )
 )
 def test_any_book_ticker_shaped_json_is_either_a_valid_quote_or_counted(data):
-    venue = btc_venue()
     frame = json.dumps({"stream": "btcusdt@bookTicker", "data": data}).encode()
-    events = venue.decode(frame, 0)
-    if events:
-        (quote,) = events
-        assert 0 < quote.bid < quote.ask and quote.bid_size > 0 and quote.ask_size > 0
+    quote = valid_quote_or_counted(btc_venue(), frame)
+    if quote is not None:
         assert Decimal(data["b"]) == Decimal(quote.bid) / 10**8
-    else:
-        assert venue.stats.total_errors == 1

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -16,33 +15,28 @@ from tickwire.venues.base import Channel
 from tickwire.venues.binance_usdm import BinanceUsdm, BinanceUsdmMarket
 from tickwire.venues.registry import VENUES, instruments_for
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "binance_usdm"
+from .venue_cases import (
+    MS, assert_dropped, assert_no_invalid_quote, connected, recorded_lines, scaled,
+    valid_quote_or_counted,
+)
+
 RECORDED_SYMBOLS = ["SUSHI-USDT-PERP", "AKRO-USDT-PERP", "KEEP-USDT-PERP", "CTK-USDT-PERP"]
-MS = 1_000_000
 
 
 def lines(name: str) -> list[bytes]:
-    return (FIXTURES / name).read_bytes().splitlines()
+    return recorded_lines("binance_usdm", name)
 
 
 def public_venue(channels=Channel.ALL) -> BinanceUsdm:
-    venue = BinanceUsdm([parse_symbol(s) for s in RECORDED_SYMBOLS], frozenset(channels))
-    venue.on_connected()
-    return venue
+    return connected(BinanceUsdm, RECORDED_SYMBOLS, channels)
 
 
 def market_venue(channels=Channel.ALL) -> BinanceUsdmMarket:
-    venue = BinanceUsdmMarket([parse_symbol(s) for s in RECORDED_SYMBOLS], frozenset(channels))
-    venue.on_connected()
-    return venue
+    return connected(BinanceUsdmMarket, RECORDED_SYMBOLS, channels)
 
 
 def canonical(venue_symbol: str) -> str:
     return f"{venue_symbol.removesuffix('USDT')}-USDT-PERP"  # every recorded symbol quotes USDT
-
-
-def scaled(text: str, scale: int = 8) -> int:
-    return int(Decimal(text).scaleb(scale))
 
 
 def book_ticker(u=1, b="67031.20", B="4.112", a="67031.30", A="0.921", T=1790001234562) -> bytes:
@@ -199,17 +193,13 @@ def test_a_venue_error_reply_names_the_connection():
 )
 def test_bad_frames_are_counted_by_reason_and_produce_nothing(frame, reason):
     venue = btc_venue()
-    assert venue.decode(frame, 0) == ()
-    assert venue.stats.errors == {reason: 1}
+    assert_dropped(venue, frame, reason)
     assert len(venue.decode(book_ticker(u=10), 1)) == 1
 
 
 @given(st.binary(max_size=300))
 def test_no_bytes_make_the_decoder_raise_or_emit_an_invalid_quote(payload):
-    venue = btc_venue()
-    for event in venue.decode(payload, 0):
-        assert isinstance(event, Quote)
-        assert 0 < event.bid < event.ask
+    assert_no_invalid_quote(btc_venue(), payload, quotes_only=True)
 
 
 @given(
@@ -220,12 +210,7 @@ def test_no_bytes_make_the_decoder_raise_or_emit_an_invalid_quote(payload):
     )
 )
 def test_any_book_ticker_shaped_json_is_either_a_valid_quote_or_counted(data):
-    venue = btc_venue()
     frame = json.dumps({"stream": "btcusdt@bookTicker", "data": data}).encode()
-    events = venue.decode(frame, 0)
-    if events:
-        (quote,) = events
-        assert 0 < quote.bid < quote.ask and quote.bid_size > 0 and quote.ask_size > 0
+    quote = valid_quote_or_counted(btc_venue(), frame)
+    if quote is not None:
         assert quote.exchange_ns == data.get("T", 0) * MS
-    else:
-        assert venue.stats.total_errors == 1

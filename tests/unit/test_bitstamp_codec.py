@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -21,30 +20,26 @@ from tickwire.venues.base import Channel
 from tickwire.venues.bitstamp import BitstampSpot
 from tickwire.venues.registry import VENUES
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "bitstamp"
+from .venue_cases import (
+    assert_dropped, assert_no_invalid_quote, connected, recorded_lines, scaled,
+    valid_quote_or_counted, with_cryptofeed,
+)
+
 RECORDED_SYMBOLS = ["SGB-EUR", "ETH-USD", "XRP-EUR", "BAT-EUR", "USDT-EUR", "USDT-USD", "XLM-GBP",
                     "ADA-EUR", "BAT-BTC", "GALA-EUR"]
 US = 1000
 
 
 def lines(name: str) -> list[bytes]:
-    return (FIXTURES / name).read_bytes().splitlines()
+    return recorded_lines("bitstamp", name)
 
 
 def recorded_venue(channels=Channel.ALL) -> BitstampSpot:
-    venue = BitstampSpot([parse_symbol(s) for s in RECORDED_SYMBOLS], frozenset(channels))
-    venue.on_connected()
-    return venue
+    return connected(BitstampSpot, RECORDED_SYMBOLS, channels)
 
 
 def btc_venue(channels=frozenset({Channel.BBO, Channel.TRADES})) -> BitstampSpot:
-    venue = BitstampSpot([parse_symbol("BTC-USD")], channels)
-    venue.on_connected()
-    return venue
-
-
-def scaled(text: str, scale: int = 8) -> int:
-    return int(Decimal(text).scaleb(scale))
+    return connected(BitstampSpot, ["BTC-USD"], channels)
 
 
 def book_frame(bids=(("67011.00", "0.50000000"), ("67010.00", "1.20000000")),
@@ -92,11 +87,9 @@ def test_every_recorded_trade_decodes_to_the_values_in_its_frame():
 
 
 def test_recorded_trades_agree_with_cryptofeeds_normalized_output():
-    venue = recorded_venue()
-    expected = [json.loads(x) for x in lines("expected_cryptofeed_v3/trades.jsonl")]
-    trades = [t for frame in lines("live_trades.jsonl") for t in venue.decode(frame, 0)]
-    assert len(trades) == len(expected) == 10
-    for trade, theirs in zip(trades, expected):
+    pairs = with_cryptofeed(recorded_venue(), "bitstamp", "live_trades.jsonl", "trades.jsonl")
+    assert len(pairs) == 10
+    for trade, theirs in pairs:
         assert trade.symbol == theirs["symbol"]
         assert trade.price == scaled(theirs["price"])
         assert trade.size == scaled(theirs["amount"])
@@ -297,9 +290,7 @@ def test_a_subscribed_pair_on_a_channel_kind_not_asked_for_is_not_a_symbol_error
 )
 def test_bad_frames_are_counted_by_reason_and_produce_nothing(frame, reason):
     venue = btc_venue()
-    assert venue.decode(frame, 0) == ()
-    assert venue.stats.errors == {reason: 1}
-    assert venue.stats.last_error.startswith(reason)
+    assert_dropped(venue, frame, reason)
     # the codec keeps working after the bad frame
     assert len(venue.decode(book_frame(microtimestamp="1790001299000000"), 1)) == 1
     assert len(venue.decode(trade_frame(), 1)) == 1
@@ -307,10 +298,7 @@ def test_bad_frames_are_counted_by_reason_and_produce_nothing(frame, reason):
 
 @given(st.binary(max_size=300))
 def test_no_bytes_make_the_decoder_raise_or_emit_an_invalid_quote(payload):
-    venue = btc_venue()
-    for event in venue.decode(payload, 0):
-        if isinstance(event, Quote):
-            assert 0 < event.bid < event.ask
+    assert_no_invalid_quote(btc_venue(), payload)
 
 
 PRICES = st.one_of(st.none(), st.integers(), st.text(max_size=10), st.floats(allow_nan=True),
@@ -320,13 +308,8 @@ LEVELS = st.one_of(PRICES, st.lists(st.one_of(PRICES, st.lists(PRICES, max_size=
 
 @given(st.dictionaries(st.sampled_from(["microtimestamp", "bids", "asks", "timestamp"]), LEVELS))
 def test_any_book_shaped_json_is_either_a_valid_quote_or_counted(data):
-    venue = btc_venue()
     frame = json.dumps({"data": data, "channel": "order_book_btcusd", "event": "data"}).encode()
-    events = venue.decode(frame, 0)
-    if events:
-        (quote,) = events
-        assert 0 < quote.bid < quote.ask and quote.bid_size > 0 and quote.ask_size > 0
+    quote = valid_quote_or_counted(btc_venue(), frame)
+    if quote is not None:
         assert Decimal(data["bids"][0][0]) == Decimal(quote.bid) / 10**8
         assert Decimal(data["asks"][0][1]) == Decimal(quote.ask_size) / 10**8
-    else:
-        assert venue.stats.total_errors == 1

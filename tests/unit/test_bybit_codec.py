@@ -7,11 +7,9 @@ documented shapes (PROTOCOLS.md §6).
 
 from __future__ import annotations
 
-import gzip
 import json
 import uuid
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -23,17 +21,17 @@ from tickwire.venues.base import Channel
 from tickwire.venues.bybit import BybitLinear, BybitSpot, trade_id, venue_symbol
 from tickwire.venues.registry import VENUES, instruments_for
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "bybit"
+from .venue_cases import (
+    MS, assert_dropped, assert_no_invalid_quote, connected, recorded_lines, scaled,
+)
+
 LINEAR_SYMBOLS = ["BTC-USDT-PERP", "ETH-USDT-PERP", "SOL-USDT-PERP", "DOGE-USDT-PERP"]
 SPOT_SYMBOLS = ["BTC-USDT", "ETH-USDT"]
-MS = 1_000_000
 BBO_FIELDS = ("bid1Price", "bid1Size", "ask1Price", "ask1Size")
 
 
 def lines(name: str) -> list[bytes]:
-    path = FIXTURES / name
-    data = gzip.decompress(path.read_bytes()) if name.endswith(".gz") else path.read_bytes()
-    return data.splitlines()
+    return recorded_lines("bybit", name)
 
 
 def expected(name: str, symbols: list[str]) -> list[dict]:
@@ -41,24 +39,16 @@ def expected(name: str, symbols: list[str]) -> list[dict]:
 
 
 def linear_venue(channels=Channel.ALL) -> BybitLinear:
-    venue = BybitLinear([parse_symbol(s) for s in LINEAR_SYMBOLS], frozenset(channels))
-    venue.on_connected()
-    return venue
+    return connected(BybitLinear, LINEAR_SYMBOLS, channels)
 
 
 def spot_venue(channels=Channel.ALL) -> BybitSpot:
-    venue = BybitSpot([parse_symbol(s) for s in SPOT_SYMBOLS], frozenset(channels))
-    venue.on_connected()
-    return venue
+    return connected(BybitSpot, SPOT_SYMBOLS, channels)
 
 
 def canonical(venue_name: str, kind: str) -> str:
     """BTCUSDT -> BTC-USDT (spot) or BTC-USDT-PERP (linear); every recorded symbol quotes USDT."""
     return f"{venue_name.removesuffix('USDT')}-USDT" + ("-PERP" if kind == "linear" else "")
-
-
-def scaled(text: str, scale: int = 8) -> int:
-    return int(Decimal(text).scaleb(scale))
 
 
 def compact(value: object) -> bytes:
@@ -97,9 +87,7 @@ FULL_TICKER = tickers("snapshot", cs=1, bid1Price="67031.20", bid1Size="4",
 
 
 def btc_linear() -> BybitLinear:
-    venue = BybitLinear([parse_symbol("BTC-USDT-PERP")], Channel.ALL)
-    venue.on_connected()
-    return venue
+    return connected(BybitLinear, ["BTC-USDT-PERP"])
 
 
 # --- registry, URLs, requests, keepalive -------------------------------------------------------
@@ -501,9 +489,7 @@ def test_frames_in_another_key_order_or_spacing_decode_the_same():
 )
 def test_bad_frames_are_counted_by_reason_and_produce_nothing(frame, reason):
     venue = btc_linear()
-    assert venue.decode(frame, 0) == ()
-    assert venue.stats.errors == {reason: 1}
-    assert venue.stats.last_error.startswith(reason)
+    assert_dropped(venue, frame, reason)
     # the codec keeps working after the bad frame
     assert len(venue.decode(book(u=1, seq=10**12), 1)) == 1
 
@@ -524,10 +510,7 @@ def test_a_bad_tickers_field_leaves_the_merged_state_as_it_was():
 
 @given(st.binary(max_size=300))
 def test_no_bytes_make_the_decoder_raise_or_emit_an_invalid_quote(payload):
-    venue = btc_linear()
-    for event in venue.decode(payload, 0):
-        if isinstance(event, Quote):
-            assert 0 < event.bid < event.ask
+    assert_no_invalid_quote(btc_linear(), payload)
 
 
 _TEXTS = st.one_of(st.none(), st.integers(), st.text(max_size=12), st.floats(allow_nan=True),

@@ -7,11 +7,9 @@ and ETH-USD). ``l2_data_updates.jsonl.gz`` holds the level2 frames except the tw
 
 from __future__ import annotations
 
-import gzip
 import json
 from datetime import datetime, timezone
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -24,32 +22,28 @@ from tickwire.venues.base import Channel
 from tickwire.venues.coinbase import CoinbaseAdvanced
 from tickwire.venues.registry import VENUES
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "coinbase"
+from .venue_cases import (
+    assert_counted, assert_no_invalid_quote, connected, recorded_lines, scaled,
+    valid_quote_or_counted, with_cryptofeed,
+)
+
 RECORDED_SYMBOLS = ["BTC-USD", "ETH-USD"]
 
 
 def lines(name: str) -> list[bytes]:
-    return (FIXTURES / name).read_bytes().splitlines()
+    return recorded_lines("coinbase", name)
 
 
 def l2_update_lines() -> list[bytes]:
-    return gzip.decompress((FIXTURES / "l2_data_updates.jsonl.gz").read_bytes()).splitlines()
+    return recorded_lines("coinbase", "l2_data_updates.jsonl.gz")
 
 
 def recorded_venue(channels=Channel.ALL) -> CoinbaseAdvanced:
-    venue = CoinbaseAdvanced([parse_symbol(s) for s in RECORDED_SYMBOLS], frozenset(channels))
-    venue.on_connected()
-    return venue
+    return connected(CoinbaseAdvanced, RECORDED_SYMBOLS, channels)
 
 
 def btc_venue(channels=frozenset({Channel.BBO})) -> CoinbaseAdvanced:
-    venue = CoinbaseAdvanced([parse_symbol("BTC-USD")], channels)
-    venue.on_connected()
-    return venue
-
-
-def scaled(text: str, scale: int = 8) -> int:
-    return int(Decimal(text).scaleb(scale))
+    return connected(CoinbaseAdvanced, ["BTC-USD"], channels)
 
 
 def utc_ns(text: str) -> int:
@@ -113,11 +107,9 @@ def test_every_recorded_ticker_decodes_to_a_quote_and_a_ticker_with_the_values_i
 
 
 def test_recorded_tickers_agree_with_cryptofeeds_normalized_output():
-    venue = recorded_venue(frozenset({Channel.BBO}))
-    expected = [json.loads(x) for x in lines("expected_cryptofeed_v3/ticker.jsonl")]
-    quotes = [q for frame in lines("ticker.jsonl") for q in venue.decode(frame, 0)]
-    assert len(quotes) == len(expected) == 160
-    for quote, theirs in zip(quotes, expected):
+    pairs = with_cryptofeed(recorded_venue(frozenset({Channel.BBO})), "coinbase", "ticker.jsonl", "ticker.jsonl")
+    assert len(pairs) == 160
+    for quote, theirs in pairs:
         assert quote.symbol == theirs["symbol"]
         assert quote.bid == scaled(theirs["bid"])
         assert quote.ask == scaled(theirs["ask"])
@@ -152,11 +144,9 @@ def test_recorded_trade_updates_decode_and_the_snapshots_of_past_trades_are_skip
 
 
 def test_recorded_trades_agree_with_cryptofeed_except_for_the_side():
-    venue = recorded_venue()
-    expected = [json.loads(x) for x in lines("expected_cryptofeed_v3/trades.jsonl")]
-    trades = [t for frame in lines("market_trades.jsonl") for t in venue.decode(frame, 0)]
-    assert len(trades) == len(expected) == 79  # cryptofeed skips the snapshots too
-    for trade_event, theirs in zip(trades, expected):
+    pairs = with_cryptofeed(recorded_venue(), "coinbase", "market_trades.jsonl", "trades.jsonl")
+    assert len(pairs) == 79  # cryptofeed skips the snapshots too
+    for trade_event, theirs in pairs:
         assert trade_event.symbol == theirs["symbol"]
         assert trade_event.price == scaled(theirs["price"])
         assert trade_event.size == scaled(theirs["amount"])
@@ -441,8 +431,7 @@ def test_times_in_other_rfc3339_forms_are_exact_too():
 def test_bad_frames_are_counted_by_reason_and_produce_nothing(frame, reason):
     venue = btc_venue(Channel.ALL)
     assert [e for e in venue.decode(frame, 0) if not isinstance(e, Ticker)] == []
-    assert venue.stats.errors == {reason: 1}
-    assert venue.stats.last_error.startswith(reason)
+    assert_counted(venue, reason)
     # the codec keeps working after the bad frame
     assert len(venue.decode(ticker_frame(sequence_num=100), 1)) == 2
     assert len(venue.decode(trades_frame(trade(), sequence_num=101), 1)) == 1
@@ -457,10 +446,7 @@ def test_one_bad_trade_does_not_drop_the_others_of_its_frame():
 
 @given(st.binary(max_size=300))
 def test_no_bytes_make_the_decoder_raise_or_emit_an_invalid_quote(payload):
-    venue = btc_venue(Channel.ALL)
-    for event in venue.decode(payload, 0):
-        if isinstance(event, Quote):
-            assert 0 < event.bid < event.ask
+    assert_no_invalid_quote(btc_venue(Channel.ALL), payload)
 
 
 FIELD_VALUES = st.one_of(
@@ -478,16 +464,11 @@ FIELD_VALUES = st.one_of(
     st.dictionaries(st.sampled_from(["sequence_num", "timestamp", "type"]), FIELD_VALUES),
 )
 def test_any_ticker_shaped_json_is_either_a_valid_quote_or_counted(ticker, envelope):
-    venue = btc_venue()
     event = {"type": envelope.pop("type", "update"), "tickers": [ticker]}
     frame = json.dumps({"channel": "ticker", **envelope, "events": [event]}).encode()
-    events = venue.decode(frame, 0)
-    if events:
-        (quote,) = events
-        assert 0 < quote.bid < quote.ask and quote.bid_size > 0 and quote.ask_size > 0
+    quote = valid_quote_or_counted(btc_venue(), frame)
+    if quote is not None:
         assert Decimal(ticker["best_bid"]) == Decimal(quote.bid) / 10**8
-    else:
-        assert venue.stats.total_errors == 1
 
 
 @given(st.lists(st.dictionaries(st.sampled_from(list(trade())), FIELD_VALUES), max_size=3))
@@ -501,3 +482,10 @@ def test_any_trades_shaped_json_gives_valid_trades_or_counts_each_dropped_one(tr
         assert len(events) + venue.stats.total_errors == len(trades)
     else:  # the frame does not fit the schema: one error, nothing emitted
         assert (events, venue.stats.total_errors) == ((), 1)
+
+
+def test_a_zero_the_venue_sent_stays_a_zero_price_when_later_updates_leave_it_out():
+    venue = btc_venue()
+    assert venue.decode(ticker_frame(sequence_num=1, event_type="snapshot", best_bid="0"), 0) == ()
+    assert venue.decode(ticker_frame(sequence_num=2, best_bid=None, best_ask="67014.50"), 0) == ()
+    assert venue.stats.errors == {"zero_price": 2}  # sent as 0: not a field missing on this connection

@@ -19,14 +19,16 @@ from tickwire.venues.base import Channel
 from tickwire.venues.kraken import KrakenSpot
 from tickwire.venues.registry import VENUES
 
+from .venue_cases import (
+    assert_dropped, assert_no_invalid_quote, connected, scaled, valid_quote_or_counted,
+)
+
 T0 = "2026-09-30T14:30:03.123456Z"
 T0_NS = 1790778603_123456000
 
 
 def btc_venue(channels=frozenset({Channel.BBO})) -> KrakenSpot:
-    venue = KrakenSpot([parse_symbol("BTC-USD")], frozenset(channels))
-    venue.on_connected()
-    return venue
+    return connected(KrakenSpot, ["BTC-USD"], channels)
 
 
 def ticker(type_="update", **fields) -> bytes:
@@ -45,10 +47,6 @@ def trade(trade_id=10218208, price="67012.9", qty="0.00027625", side="buy", symb
         f'{{"channel":"trade","type":"update","data":[{{"symbol":"{symbol}","side":"{side}",'
         f'"price":{price},"qty":{qty},"ord_type":"limit","trade_id":{trade_id},"timestamp":"{T0}"}}]}}'
     ).encode()
-
-
-def scaled(text: str, scale: int = 8) -> int:
-    return int(Decimal(text).scaleb(scale))
 
 
 def test_the_venue_is_registered_under_its_name():
@@ -273,19 +271,14 @@ def test_a_failed_subscription_is_surfaced_as_a_message():
 )
 def test_bad_frames_are_counted_by_reason_and_produce_nothing(frame, reason):
     venue = btc_venue(Channel.ALL)
-    assert venue.decode(frame, 0) == ()
-    assert venue.stats.errors == {reason: 1}
-    assert venue.stats.last_error.startswith(reason)
+    assert_dropped(venue, frame, reason)
     # the codec keeps working after the bad frame
     assert len(venue.decode(full_ticker(), 1)) == 1
 
 
 @given(st.binary(max_size=300))
 def test_no_bytes_make_the_decoder_raise_or_emit_an_invalid_quote(payload):
-    venue = btc_venue(Channel.ALL)
-    for event in venue.decode(payload, 0):
-        if isinstance(event, Quote):
-            assert 0 < event.bid < event.ask
+    assert_no_invalid_quote(btc_venue(Channel.ALL), payload)
 
 
 _JSON_VALUES = st.one_of(
@@ -299,13 +292,8 @@ _JSON_VALUES = st.one_of(
                     _JSON_VALUES)
 )
 def test_any_ticker_shaped_json_is_either_a_valid_quote_or_counted(entry):
-    venue = btc_venue()
     frame = json.dumps({"channel": "ticker", "type": "snapshot", "data": [entry]}).encode()
-    events = venue.decode(frame, 0)
-    if events:
-        (quote,) = events
-        assert 0 < quote.bid < quote.ask and quote.bid_size > 0 and quote.ask_size > 0
+    quote = valid_quote_or_counted(btc_venue(), frame)
+    if quote is not None:
         # the bid is exactly the number text on the wire
         assert Decimal(json.dumps(entry["bid"])) == Decimal(quote.bid) / 10**8
-    else:
-        assert venue.stats.total_errors == 1

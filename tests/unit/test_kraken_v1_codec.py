@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -17,7 +16,11 @@ from tickwire.venues.base import Channel
 from tickwire.venues.kraken_v1 import KrakenSpotV1
 from tickwire.venues.registry import VENUES
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "kraken"
+from .venue_cases import (
+    assert_dropped, assert_no_invalid_quote, connected, recorded_lines, scaled,
+    valid_quote_or_counted, with_cryptofeed,
+)
+
 RECORDED_SYMBOLS = ["KSM-BTC", "XMR-USD", "ETH-CHF", "OMG-USD", "GRT-ETH", "WAVES-EUR", "SC-EUR",
                     "OCEAN-BTC", "BTC-CHF", "ADA-BTC"]
 V1_PAIR_TO_CANONICAL = {"KSM/XBT": "KSM-BTC", "XMR/USD": "XMR-USD", "ETH/CHF": "ETH-CHF",
@@ -27,19 +30,15 @@ V1_PAIR_TO_CANONICAL = {"KSM/XBT": "KSM-BTC", "XMR/USD": "XMR-USD", "ETH/CHF": "
 
 
 def lines(name: str) -> list[bytes]:
-    return [line.rstrip(b"\n") for line in (FIXTURES / name).read_bytes().splitlines()]
+    return recorded_lines("kraken", name)
 
 
 def recorded_venue(channels=Channel.ALL) -> KrakenSpotV1:
-    venue = KrakenSpotV1([parse_symbol(s) for s in RECORDED_SYMBOLS], frozenset(channels))
-    venue.on_connected()
-    return venue
+    return connected(KrakenSpotV1, RECORDED_SYMBOLS, channels)
 
 
 def btc_venue(channels=Channel.ALL) -> KrakenSpotV1:
-    venue = KrakenSpotV1([parse_symbol("BTC-USD")], frozenset(channels))
-    venue.on_connected()
-    return venue
+    return connected(KrakenSpotV1, ["BTC-USD"], channels)
 
 
 def ticker(a=("67012.90000", 1, "1.100"), b=("67011.00000", 2, "2.000"), c=("67012.10000", "0.1"),
@@ -47,10 +46,6 @@ def ticker(a=("67012.90000", 1, "1.100"), b=("67011.00000", 2, "2.000"), c=("670
     body = {"a": list(a), "b": list(b), "c": list(c), "v": ["1", "2"], "p": ["1", "2"], "t": [1, 2],
             "l": ["1", "2"], "h": ["1", "2"], "o": ["1", "2"]}
     return json.dumps([340, body, "ticker", pair], separators=(",", ":")).encode()
-
-
-def scaled(text: str, scale: int = 8) -> int:
-    return int(Decimal(text).scaleb(scale))
 
 
 def test_the_venue_is_registered_under_its_name():
@@ -75,11 +70,9 @@ def test_every_recorded_ticker_decodes_to_the_best_bid_offer_and_last_price_in_i
 
 
 def test_recorded_tickers_agree_with_cryptofeeds_normalized_output():
-    venue = recorded_venue(frozenset({Channel.BBO}))
-    expected = [json.loads(x) for x in lines("expected_cryptofeed_v3/ticker.jsonl")]
-    quotes = [q for frame in lines("ticker.jsonl") for q in venue.decode(frame, 0)]
-    assert len(quotes) == len(expected) == 18
-    for quote, theirs in zip(quotes, expected):
+    pairs = with_cryptofeed(recorded_venue(frozenset({Channel.BBO})), "kraken", "ticker.jsonl", "ticker.jsonl")
+    assert len(pairs) == 18
+    for quote, theirs in pairs:
         assert quote.symbol == theirs["symbol"]
         assert Decimal(format_scaled(quote.bid, 8)) == Decimal(theirs["bid"])
         assert Decimal(format_scaled(quote.ask, 8)) == Decimal(theirs["ask"])
@@ -107,11 +100,9 @@ def test_recorded_trades_decode_with_taker_side_and_exchange_time():
 
 
 def test_recorded_trades_agree_with_cryptofeeds_normalized_output():
-    venue = recorded_venue()
-    expected = [json.loads(x) for x in lines("expected_cryptofeed_v3/trades.jsonl")]
-    trades = [t for frame in lines("trade.jsonl") for t in venue.decode(frame, 0)]
-    assert len(trades) == len(expected) == 10
-    for trade, theirs in zip(trades, expected):
+    pairs = with_cryptofeed(recorded_venue(), "kraken", "trade.jsonl", "trades.jsonl")
+    assert len(pairs) == 10
+    for trade, theirs in pairs:
         assert trade.symbol == theirs["symbol"]
         assert Decimal(format_scaled(trade.price, 8)) == Decimal(theirs["price"])
         assert Decimal(format_scaled(trade.size, 8)) == Decimal(theirs["amount"])
@@ -216,19 +207,14 @@ def test_venue_errors_are_surfaced_as_messages(frame, message):
 )
 def test_bad_frames_are_counted_by_reason_and_produce_nothing(frame, reason):
     venue = btc_venue()
-    assert venue.decode(frame, 0) == ()
-    assert venue.stats.errors == {reason: 1}
-    assert venue.stats.last_error.startswith(reason)
+    assert_dropped(venue, frame, reason)
     # the codec keeps working after the bad frame
     assert len(venue.decode(ticker(), 1)) == 2
 
 
 @given(st.binary(max_size=300))
 def test_no_bytes_make_the_decoder_raise_or_emit_an_invalid_quote(payload):
-    venue = btc_venue()
-    for event in venue.decode(payload, 0):
-        if isinstance(event, Quote):
-            assert 0 < event.bid < event.ask
+    assert_no_invalid_quote(btc_venue(), payload)
 
 
 _VALUES = st.one_of(st.none(), st.integers(), st.floats(), st.text(max_size=12),
@@ -238,13 +224,8 @@ _VALUES = st.one_of(st.none(), st.integers(), st.floats(), st.text(max_size=12),
 @given(st.lists(_VALUES, max_size=4), st.lists(_VALUES, max_size=4),
        st.sampled_from(["ticker", "trade", "spread", "book-10"]))
 def test_any_ticker_shaped_array_is_either_a_valid_quote_or_counted(a, b, name):
-    venue = btc_venue(frozenset({Channel.BBO}))
     frame = json.dumps([340, {"a": a, "b": b, "c": ["1", "1"]}, name, "XBT/USD"]).encode()
-    events = venue.decode(frame, 0)
-    if events:
-        (quote,) = events
-        assert 0 < quote.bid < quote.ask and quote.bid_size > 0 and quote.ask_size > 0
+    quote = valid_quote_or_counted(btc_venue(frozenset({Channel.BBO})), frame)
+    if quote is not None:
         assert Decimal(b[0]) == Decimal(quote.bid) / 10**8
         assert Decimal(a[2]) == Decimal(quote.ask_size) / 10**8
-    else:
-        assert venue.stats.total_errors == 1

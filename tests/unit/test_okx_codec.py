@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -17,7 +16,8 @@ from tickwire.venues.base import Channel
 from tickwire.venues.okx import OkxPublic
 from tickwire.venues.registry import VENUES, instruments_for
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "okx"
+from .venue_cases import assert_dropped, assert_no_invalid_quote, connected, recorded_lines, scaled
+
 # The recording also subscribed the dated future BTC-USD-220527 (cryptofeed: BTC-USD-22K27).
 # Canonical names have no dated-future kind yet, so it is not subscribed here: its frames are
 # counted as unknown_symbol, which is what an unsubscribed instrument's frames must be.
@@ -27,19 +27,15 @@ DATED_FUTURE = "BTC-USD-220527"
 
 
 def lines(name: str) -> list[bytes]:
-    return [line.rstrip(b"\n") for line in (FIXTURES / name).read_bytes().splitlines()]
+    return recorded_lines("okx", name)
 
 
 def recorded_venue(channels=frozenset({Channel.TICKER, Channel.TRADES})) -> OkxPublic:
-    venue = OkxPublic([parse_symbol(s) for s in RECORDED_SYMBOLS], frozenset(channels))
-    venue.on_connected()
-    return venue
+    return connected(OkxPublic, RECORDED_SYMBOLS, channels)
 
 
 def btc_venue(channels=Channel.ALL) -> OkxPublic:
-    venue = OkxPublic([parse_symbol("BTC-USDT"), parse_symbol("BTC-USDT-PERP")], frozenset(channels))
-    venue.on_connected()
-    return venue
+    return connected(OkxPublic, ["BTC-USDT", "BTC-USDT-PERP"], channels)
 
 
 def bbo(seq=123456, bid=("67012.5", "0.5721"), ask=("67012.6", "2.4012"), inst="BTC-USDT",
@@ -55,10 +51,6 @@ def trade(px="67012.6", sz="0.12060306", side="buy", ts="1790001234592", trade_i
             "count": "3"}
     return json.dumps({"arg": {"channel": "trades", "instId": "BTC-USDT"}, "data": [data]},
                       separators=(",", ":")).encode()
-
-
-def scaled(text: str, scale: int = 8) -> int:
-    return int(Decimal(text).scaleb(scale))
 
 
 def test_the_venue_is_registered_and_carries_spot_and_perpetuals():
@@ -289,19 +281,14 @@ BOOKS_UPDATE = (b'{"arg":{"channel":"books","instId":"BTC-USD-220527"},"action":
 )
 def test_bad_frames_are_counted_by_reason_and_produce_nothing(frame, reason):
     venue = btc_venue()
-    assert venue.decode(frame, 0) == ()
-    assert venue.stats.errors == {reason: 1}
-    assert venue.stats.last_error.startswith(reason)
+    assert_dropped(venue, frame, reason)
     # the codec keeps working after the bad frame
     assert len(venue.decode(bbo(seq=10**9), 1)) == 1
 
 
 @given(st.binary(max_size=300))
 def test_no_bytes_make_the_decoder_raise_or_emit_an_invalid_quote(payload):
-    venue = btc_venue()
-    for event in venue.decode(payload, 0):
-        if isinstance(event, Quote):
-            assert 0 < event.bid < event.ask
+    assert_no_invalid_quote(btc_venue(), payload)
 
 
 _VALUES = st.one_of(st.none(), st.integers(), st.floats(), st.text(max_size=12),

@@ -69,3 +69,29 @@ def test_the_per_second_clock_gives_exactly_what_rfc3339_to_ns_gives(texts):
     clock = Rfc3339Clock()
     texts = texts + [t.replace(".", ".9", 1) for t in texts]  # same seconds again, other fractions
     assert [_outcome(clock.to_ns, t) for t in texts] == [_outcome(rfc3339_to_ns, t) for t in texts]
+
+
+def test_more_digits_than_int_converts_are_a_timestamp_error_not_a_crash():
+    many = "1" * 5000  # above sys.get_int_max_str_digits() (4300), where int() raises ValueError
+    with pytest.raises(TimestampError):
+        decimal_seconds_to_ns(many)
+    with pytest.raises(TimestampError):
+        decimal_seconds_to_ns(many + ".5")
+
+
+def test_a_fraction_of_any_length_is_truncated_to_the_nanosecond():
+    digits = "123456789" + "9" * 5000
+    assert decimal_seconds_to_ns("1534614248." + digits) == 1534614248123456789
+    assert rfc3339_to_ns("2026-08-09T21:05:48." + digits + "Z") == 1786309548123456789
+    assert Rfc3339Clock().to_ns("2026-08-09T21:05:48." + digits + "Z") == 1786309548123456789
+    with pytest.raises(TimestampError):
+        decimal_seconds_to_ns("1534614248." + digits + "x")
+
+
+@given(st.lists(st.tuples(st.sampled_from(["00", "07", "59", "60", "61", "6x", "٣4", "5"]),
+                          st.sampled_from(["1", "123456789", "5Z", "", "1234567890"])), max_size=12))
+def test_the_clock_reads_new_seconds_of_one_minute_exactly_as_rfc3339_to_ns(parts):
+    clock = Rfc3339Clock()
+    texts = [f"2026-08-09T21:05:{second}.{fraction}Z" for second, fraction in parts]
+    texts += ["2026-08-09T21:06:00.5Z", "2026-08-09T21:05:59.5Z"]
+    assert [_outcome(clock.to_ns, t) for t in texts] == [_outcome(rfc3339_to_ns, t) for t in texts]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Protocol, Sequence
+from typing import Any, Callable, ClassVar, Iterable, Protocol, Sequence, TypeVar, Union
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -12,17 +13,24 @@ from tickwire.model import Event
 
 __all__ = [
     "NO_EVENTS",
+    "UNSEEN",
+    "AdapterBase",
     "Channel",
     "DecodeStats",
     "SymbolState",
+    "TopOfBookState",
     "VenueAdapter",
+    "failure_reason",
     "parse_json_number",
     "price_reason",
     "quote_rejection",
+    "symbol_states",
+    "tagged_union",
     "validation_reason",
 ]
 
 NO_EVENTS: tuple[Event, ...] = ()
+UNSEEN = -1  # a top-of-book field the venue has not sent yet on this connection
 
 
 class Channel:
@@ -81,6 +89,47 @@ class SymbolState:
         self.last_update_id = -1
 
 
+class TopOfBookState(SymbolState):
+    """SymbolState plus a top of book merged from updates that may leave fields out.
+
+    ``bid``, ``bid_size``, ``ask`` and ``ask_size`` hold ``UNSEEN`` until the venue sends them on
+    this connection, so a field never sent (``missing_field``) stays apart from a venue sending 0
+    (``zero_price``, ``zero_size``).
+    """
+
+    __slots__ = ("bid", "bid_size", "ask", "ask_size")
+
+    def __init__(self, instrument: Instrument, caches: dict[int, PriceCache]) -> None:
+        super().__init__(instrument, caches)
+        self.reset()
+
+    def reset(self, unseen: int = UNSEEN) -> None:
+        """Forget the top of book and the last update id (a new connection).
+
+        A venue that counts a field never sent as 0 passes ``unseen=0``.
+        """
+        self.bid = self.bid_size = self.ask = self.ask_size = unseen
+        self.last_update_id = -1
+
+    def unseen(self, names: tuple[str, str, str, str]) -> list[str]:
+        """The ``names`` (of bid, bid size, ask, ask size) of the fields still ``UNSEEN``."""
+        values = (self.bid, self.bid_size, self.ask, self.ask_size)
+        return [name for name, value in zip(names, values) if value == UNSEEN]
+
+
+S = TypeVar("S", bound=SymbolState)
+
+
+def symbol_states(
+    instruments: Iterable[Instrument],
+    venue_name: Callable[[Instrument], str],
+    state_type: Callable[[Instrument, dict[int, PriceCache]], S] = SymbolState,  # type: ignore[assignment]
+) -> dict[str, S]:
+    """The venue's name of each instrument -> its state; states of one scale share a PriceCache."""
+    caches: dict[int, PriceCache] = {}
+    return {venue_name(i): state_type(i, caches) for i in instruments}
+
+
 def _shared_cache(caches: dict[int, PriceCache], scale: int) -> PriceCache:
     cache = caches.get(scale)
     if cache is None:
@@ -107,6 +156,49 @@ def quote_rejection(bid: int, bid_size: int, ask: int, ask_size: int) -> str:
     if bid_size <= 0 or ask_size <= 0:
         return "zero_size"
     return ""
+
+
+def failure_reason(error: ValueError) -> str:
+    """Metrics reason for an error raised while decoding a frame or reading its fields."""
+    if isinstance(error, DecimalTextError):
+        return price_reason(error)
+    if isinstance(error, msgspec.ValidationError):
+        return validation_reason(str(error))
+    if isinstance(error, msgspec.DecodeError):
+        return "malformed_json"
+    return "wrong_type"  # a time, id or other text field that does not hold what it must
+
+
+class _Unrouted(msgspec.Struct, gc=False):
+    """The union member tagged NUL, which no route names: it keeps a tagged union a union when it
+    has one real member (a lone tagged struct would also decode objects without the tag)."""
+
+
+# (struct, tag field, tag) -> its tagged subclass; bounded by the streams of the instruments used
+_TAGGED: dict[tuple[type, str, str], Any] = {}
+
+
+def _tagged(struct: type[msgspec.Struct], tag_field: str, tag: str) -> Any:
+    key = (struct, tag_field, tag)
+    subclass = _TAGGED.get(key)
+    if subclass is None:
+        subclass = _TAGGED[key] = msgspec.defstruct(
+            struct.__name__, [], bases=(struct,), tag_field=tag_field, tag=tag, gc=False
+        )
+    return subclass
+
+
+def tagged_union(tag_field: str, members: dict[str, type[msgspec.Struct]]) -> tuple[Any, dict[type, str]]:
+    """A JSON decoder of the frames whose ``tag_field`` is one of ``members``' keys, each into a
+    subclass of its struct, and each subclass -> its tag.
+
+    The tag picks the struct while msgspec parses the frame, once and in C, so a frame needs no
+    routing by hand. A frame with another tag, or none, raises msgspec.ValidationError; one
+    tagged NUL decodes to a struct that is not among the routes.
+    """
+    routes = {_tagged(struct, tag_field, tag): tag for tag, struct in members.items()}
+    members_and_unrouted = (*routes, _tagged(_Unrouted, tag_field, "\x00"))
+    return msgspec.json.Decoder(Union[members_and_unrouted]), routes  # type: ignore[valid-type]
 
 
 def parse_json_number(raw: msgspec.Raw, cache: PriceCache) -> int:
@@ -150,3 +242,72 @@ class VenueAdapter(Protocol):
     def decode(self, payload: bytes, recv_ns: int) -> Sequence[Event]: ...
 
     def wants_reconnect(self) -> bool: ...
+
+
+class AdapterBase:
+    """What the venue adapters share off the per-frame hot path: construction checks, the URL
+    rule, the reconnect flag, and the counting of dropped frames, control frames and venue errors.
+
+    Subclasses set ``name`` and ``default_url``, build ``_symbols`` (venue name -> state) and
+    decode frames themselves.
+    """
+
+    name: ClassVar[str]
+    default_url: ClassVar[str]
+    instrument_kinds: ClassVar[frozenset[str]] = frozenset({""})  # spot
+    keepalive_interval: ClassVar[float | None] = None
+    keepalive: ClassVar[bytes | None] = None  # what keepalive_message() sends
+    max_connection_age: ClassVar[float | None] = None
+    _symbols: dict[str, Any]
+
+    def __init__(self, channels: frozenset[str]) -> None:
+        unknown = channels - Channel.ALL
+        if unknown:
+            raise ValueError(f"{self.name}: unknown channel(s) {', '.join(sorted(unknown))}")
+        self.stats = DecodeStats()
+        self._reconnect_requested = False
+
+    def connect_url(self, endpoint: str | None) -> str:
+        """``endpoint`` (or the real venue); an endpoint without a path gets ``default_url``'s."""
+        url = endpoint or self.default_url
+        default_path = urlsplit(self.default_url).path
+        if default_path and urlsplit(url).path in ("", "/"):
+            url = url.rstrip("/") + default_path
+        return url
+
+    def keepalive_message(self) -> bytes | None:
+        """The venue's application-level ping (``keepalive``), or None when it needs none."""
+        return self.keepalive
+
+    def wants_reconnect(self) -> bool:
+        """True once the venue asked for a new connection (cleared by ``on_connected``)."""
+        return self._reconnect_requested
+
+    def _decode_or_count(self, decoder: Any, payload: bytes) -> Any:
+        """``decoder.decode(payload)`` for a frame of any layout, or None after counting it as
+        ``unknown_message`` (not a frame of that shape) or ``malformed_json``."""
+        try:
+            return decoder.decode(payload)
+        except msgspec.ValidationError as exc:
+            self.stats.error("unknown_message", str(exc))
+        except msgspec.DecodeError as exc:
+            self.stats.error("malformed_json", str(exc))
+        return None
+
+    def _count_failure(self, error: ValueError, where: str = "") -> None:
+        """Count a frame dropped by ``error``; ``where`` (a channel, a topic) prefixes the detail."""
+        reason = failure_reason(error)
+        detail = f"{where}: {error}" if where and reason != "malformed_json" else str(error)
+        self.stats.error(reason, detail)
+
+    def _venue_error(self, message: str) -> None:
+        """Count a venue's error reply and keep its ``message`` for the operator."""
+        self.stats.error("venue_error", message)
+        self.stats.venue_errors.append(message)
+
+    def _state(self, name: str) -> Any:
+        """The state of venue symbol ``name``, or None after counting ``unknown_symbol``."""
+        state = self._symbols.get(name)
+        if state is None:
+            self.stats.error("unknown_symbol", name)
+        return state

@@ -8,20 +8,18 @@ answers with a pong; connections are cut after 24 h, so the session reconnects b
 from __future__ import annotations
 
 from typing import ClassVar, Sequence
-from urllib.parse import urlsplit
 
 import msgspec
 
-from tickwire.fixedpoint import DecimalTextError, PriceCache
 from tickwire.instruments import Instrument
 from tickwire.model import BUY, SELL, Event, Quote, Ticker, Trade
 from tickwire.venues.base import (
     NO_EVENTS,
+    AdapterBase,
     Channel,
-    DecodeStats,
-    SymbolState,
-    price_reason,
-    validation_reason,
+    quote_rejection,
+    symbol_states,
+    tagged_union,
 )
 
 __all__ = [
@@ -107,7 +105,7 @@ class BinanceTickerMessage(msgspec.Struct, gc=False):
 
 _frame_decoder = msgspec.json.Decoder(BinanceFrame)
 _STREAM_KINDS = {
-    # stream kind: (decoder of the whole frame, decoder of its "data" alone, payload type)
+    # stream kind: (struct of the whole frame, struct of its "data" alone)
     b"bookTicker": (BinanceBookTickerMessage, BinanceBookTicker),
     b"trade": (BinanceTradeMessage, BinanceTrade),
     b"aggTrade": (BinanceAggTradeMessage, BinanceAggTrade),
@@ -125,17 +123,17 @@ def venue_symbol(instrument: Instrument) -> str:
     return instrument.base + instrument.quote
 
 
-class BinanceSpot:
+class BinanceSpot(AdapterBase):
     """Binance spot adapter: subscribe messages, keepalive rules and the frame decoder.
 
     ``decode`` returns the events a frame carries (never raises); dropped frames are counted in
-    ``stats.errors`` by reason. Replies to requests and venue errors are control frames.
+    ``stats.errors`` by reason. Replies to requests and venue errors are control frames. No
+    application-level ping (the server pings, the transport pongs); ``wants_reconnect`` once the
+    venue announced a shutdown of this connection.
     """
 
     name: ClassVar[str] = "binance"
     default_url: ClassVar[str] = BINANCE_SPOT_URL
-    instrument_kinds: ClassVar[frozenset[str]] = frozenset({""})
-    keepalive_interval: ClassVar[float | None] = None
     max_connection_age: ClassVar[float | None] = 23.5 * 3600.0
     # The channels this connection serves and the stream kind of each.
     stream_kinds: ClassVar[dict[str, str]] = _STREAM_KIND
@@ -143,12 +141,8 @@ class BinanceSpot:
     def __init__(
         self, instruments: Sequence[Instrument], channels: frozenset[str] = frozenset({Channel.BBO})
     ) -> None:
-        unknown = channels - Channel.ALL
-        if unknown:
-            raise ValueError(f"{self.name}: unknown channel(s) {', '.join(sorted(unknown))}")
-        self.stats = DecodeStats()
-        caches: dict[int, PriceCache] = {}
-        self._symbols = {venue_symbol(i): SymbolState(i, caches) for i in instruments}
+        super().__init__(channels)
+        self._symbols = symbol_states(instruments, venue_symbol)
         self.streams = [
             f"{name.lower()}@{self.stream_kinds[channel]}"
             for name in self._symbols
@@ -158,7 +152,6 @@ class BinanceSpot:
         self._next_request_id = 1
         self._pending: dict[int, list[str]] = {}
         self.subscribed: set[str] = set()
-        self._reconnect_requested = False
         handlers = {
             b"bookTicker": self._book_ticker,
             b"aggTrade": self._agg_trade,
@@ -167,15 +160,12 @@ class BinanceSpot:
         }
         self._fast_path = {k: (_FRAME_DECODERS[k].decode, h) for k, h in handlers.items()}
         self._slow_path = {k: (_DATA_DECODERS[k].decode, h) for k, h in handlers.items()}
-
-    def connect_url(self, endpoint: str | None) -> str:
-        """The combined-stream URL: ``endpoint`` (or the real venue); an endpoint without a path
-        gets the path of ``default_url``."""
-        url = endpoint or self.default_url
-        path = urlsplit(url).path
-        if path in ("", "/"):
-            url = url.rstrip("/") + urlsplit(self.default_url).path
-        return url
+        # The frames of the subscribed streams, each parsed once into its typed struct: msgspec
+        # picks the struct by the stream name (the tag) as it reads the frame.
+        kinds = {stream: stream.rpartition("@")[2].encode() for stream in self.streams}
+        decoder, tags = tagged_union("stream", {s: _STREAM_KINDS[k][0] for s, k in kinds.items()})
+        self._decode_subscribed = decoder.decode
+        self._subscribed_routes = {struct: (handlers[kinds[s]], kinds[s]) for struct, s in tags.items()}
 
     def on_connected(self) -> list[bytes]:
         """Forget per-connection state; return the SUBSCRIBE requests to send, in order."""
@@ -193,14 +183,6 @@ class BinanceSpot:
         """An UNSUBSCRIBE request for ``streams``."""
         return self._request("UNSUBSCRIBE", streams)
 
-    def keepalive_message(self) -> bytes | None:
-        """Binance needs no application-level ping: the server pings, the transport pongs."""
-        return None
-
-    def wants_reconnect(self) -> bool:
-        """True once the venue announced a shutdown of this connection."""
-        return self._reconnect_requested
-
     def _request(self, method: str, params: list[str]) -> bytes:
         request_id = self._next_request_id
         self._next_request_id += 1
@@ -209,9 +191,21 @@ class BinanceSpot:
 
     def decode(self, payload: bytes, recv_ns: int) -> Sequence[Event]:
         """Events carried by one text frame (often one, none for control frames or errors)."""
+        try:
+            message = self._decode_subscribed(payload)
+            handle, kind = self._subscribed_routes[message.__class__]
+        except (msgspec.DecodeError, KeyError):
+            # Not a well-formed frame of a subscribed stream: a reply, an error, another stream.
+            return self._decode_other(payload, recv_ns)
+        try:
+            return handle(message.data, recv_ns)
+        except ValueError as exc:  # a number the price cache refuses
+            self._count_failure(exc, kind.decode())
+            return NO_EVENTS
+
+    def _decode_other(self, payload: bytes, recv_ns: int) -> Sequence[Event]:
         if payload.startswith(_STREAM_PREFIX):
-            # Compact envelope (what Binance sends): the stream name picks the typed decoder,
-            # so the frame is parsed once.
+            # Compact envelope (what Binance sends): the stream kind picks the typed decoder.
             end = payload.find(b'"', _STREAM_START)
             kind = payload[payload.rfind(b"@", _STREAM_START, end) + 1 : end]
             route = self._fast_path.get(kind)
@@ -221,19 +215,11 @@ class BinanceSpot:
             decode_frame, handle = route
             try:
                 return handle(decode_frame(payload).data, recv_ns)
-            except (msgspec.DecodeError, DecimalTextError) as exc:
-                self._count_failure(exc, kind)
+            except ValueError as exc:
+                self._count_failure(exc, kind.decode())
                 return NO_EVENTS
-        return self._decode_any_layout(payload, recv_ns)
-
-    def _decode_any_layout(self, payload: bytes, recv_ns: int) -> Sequence[Event]:
-        try:
-            frame = _frame_decoder.decode(payload)
-        except msgspec.ValidationError as exc:
-            self.stats.error("unknown_message", str(exc))
-            return NO_EVENTS
-        except msgspec.DecodeError as exc:
-            self.stats.error("malformed_json", str(exc))
+        frame = self._decode_or_count(_frame_decoder, payload)
+        if frame is None:
             return NO_EVENTS
         if not frame.stream:
             return self._control(frame)
@@ -245,24 +231,14 @@ class BinanceSpot:
         decode_data, handle = route
         try:
             return handle(decode_data(frame.data), recv_ns)
-        except (msgspec.DecodeError, DecimalTextError) as exc:
-            self._count_failure(exc, kind)
+        except ValueError as exc:
+            self._count_failure(exc, kind.decode())
             return NO_EVENTS
-
-    def _count_failure(self, exc: Exception, kind: bytes) -> None:
-        if isinstance(exc, DecimalTextError):
-            self.stats.error(price_reason(exc), f"{kind.decode()}: {exc}")
-        elif isinstance(exc, msgspec.ValidationError):
-            self.stats.error(validation_reason(str(exc)), f"{kind.decode()}: {exc}")
-        else:
-            self.stats.error("malformed_json", str(exc))
 
     def _control(self, frame: BinanceFrame) -> Sequence[Event]:
         stats = self.stats
         if frame.error is not None:
-            message = f"{self.name} error {frame.error.code}: {frame.error.msg} (request id {frame.id})"
-            stats.error("venue_error", message)
-            stats.venue_errors.append(message)
+            self._venue_error(f"{self.name} error {frame.error.code}: {frame.error.msg} (request id {frame.id})")
             return NO_EVENTS
         if frame.id is not None:
             stats.control += 1
@@ -277,12 +253,6 @@ class BinanceSpot:
         stats.error("unknown_message", frame.e or "no stream, id or event")
         return NO_EVENTS
 
-    def _symbol(self, name: str) -> SymbolState | None:
-        state = self._symbols.get(name)
-        if state is None:
-            self.stats.error("unknown_symbol", name)
-        return state
-
     def _book_ticker(self, msg: BinanceBookTicker, recv_ns: int) -> Sequence[Event]:
         state = self._symbols.get(msg.s)
         if state is None:
@@ -295,7 +265,8 @@ class BinanceSpot:
         bid_size = size_memo.get(msg.B) or state.sizes.parse(msg.B)
         ask_size = size_memo.get(msg.A) or state.sizes.parse(msg.A)
         if not (0 < bid < ask) or not (bid_size and ask_size):
-            self._reject_quote(msg, bid, ask, bid_size, ask_size)
+            reason = quote_rejection(bid, bid_size, ask, ask_size)
+            self.stats.error(reason, f"{msg.s} bid={msg.b}x{msg.B} ask={msg.a}x{msg.A}")
             return NO_EVENTS
         if msg.u <= state.last_update_id:
             self.stats.error("stale_update", f"{msg.s} u={msg.u} after {state.last_update_id}")
@@ -304,17 +275,6 @@ class BinanceSpot:
         return (
             Quote(self.name, state.symbol, bid, bid_size, ask, ask_size, recv_ns, msg.T * MS, msg.u),
         )
-
-    def _reject_quote(
-        self, msg: BinanceBookTicker, bid: int, ask: int, bid_size: int, ask_size: int
-    ) -> None:
-        if bid <= 0 or ask <= 0:
-            reason = "zero_price"
-        elif bid >= ask:
-            reason = "crossed"
-        else:
-            reason = "zero_size"
-        self.stats.error(reason, f"{msg.s} bid={msg.b}x{msg.B} ask={msg.a}x{msg.A}")
 
     def _agg_trade(self, msg: BinanceAggTrade, recv_ns: int) -> Sequence[Event]:
         return self._trade_event(msg.s, msg.p, msg.q, msg.m, msg.a, msg.T, recv_ns)
@@ -332,7 +292,7 @@ class BinanceSpot:
         trade_ms: int,
         recv_ns: int,
     ) -> Sequence[Event]:
-        state = self._symbol(name)
+        state = self._state(name)
         if state is None:
             return NO_EVENTS
         price = state.prices.parse(price_text)
@@ -344,7 +304,7 @@ class BinanceSpot:
         return (Trade(self.name, state.symbol, price, size, side, trade_id, recv_ns, trade_ms * MS),)
 
     def _ticker(self, msg: BinanceTicker, recv_ns: int) -> Sequence[Event]:
-        state = self._symbol(msg.s)
+        state = self._state(msg.s)
         if state is None:
             return NO_EVENTS
         last = state.prices.parse(msg.c)

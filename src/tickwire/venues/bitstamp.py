@@ -12,20 +12,18 @@ connection alive with ``bts:heartbeat`` and reconnects when Bitstamp sends
 from __future__ import annotations
 
 from typing import ClassVar, Sequence
-from urllib.parse import urlsplit
 
 import msgspec
 
-from tickwire.fixedpoint import DecimalTextError, PriceCache
 from tickwire.instruments import Instrument
 from tickwire.model import BUY, SELL, Event, Quote, Trade
 from tickwire.venues.base import (
     NO_EVENTS,
+    AdapterBase,
     Channel,
-    DecodeStats,
     SymbolState,
-    price_reason,
     quote_rejection,
+    symbol_states,
     validation_reason,
 )
 
@@ -149,29 +147,24 @@ def _microseconds(text: str) -> int:
     return int(text)
 
 
-class BitstampSpot:
+class BitstampSpot(AdapterBase):
     """Bitstamp spot adapter: subscribe messages, heartbeat, reconnect requests and the decoder.
 
     ``decode`` returns the events a frame carries (never raises); dropped frames are counted in
     ``stats.errors`` by reason. ``Channel.TICKER`` is accepted but subscribes nothing (Bitstamp
-    has no ticker channel).
+    has no ticker channel). ``wants_reconnect`` once Bitstamp sent ``bts:request_reconnect``.
     """
 
     name: ClassVar[str] = "bitstamp"
     default_url: ClassVar[str] = BITSTAMP_URL
-    instrument_kinds: ClassVar[frozenset[str]] = frozenset({""})
     keepalive_interval: ClassVar[float | None] = 20.0
-    max_connection_age: ClassVar[float | None] = None
+    keepalive: ClassVar[bytes | None] = _HEARTBEAT  # Bitstamp sends no heartbeat of its own
 
     def __init__(
         self, instruments: Sequence[Instrument], channels: frozenset[str] = frozenset({Channel.BBO})
     ) -> None:
-        unknown = channels - Channel.ALL
-        if unknown:
-            raise ValueError(f"bitstamp: unknown channel(s) {', '.join(sorted(unknown))}")
-        self.stats = DecodeStats()
-        caches: dict[int, PriceCache] = {}
-        states = {pair(i): SymbolState(i, caches) for i in instruments}
+        super().__init__(channels)
+        states = symbol_states(instruments, pair)
         self._pairs = frozenset(states)
         prefixes = [p for c, p in ((Channel.BBO, BOOK_PREFIX), (Channel.TRADES, TRADES_PREFIX)) if c in channels]
         # channel name -> its instrument, for the channels subscribed only
@@ -182,14 +175,6 @@ class BitstampSpot:
                 f"{MAX_CHANNELS_PER_CONNECTION} one connection may carry"
             )
         self._handlers = {BOOK_PREFIX: self._book, TRADES_PREFIX: self._trade}
-        self._reconnect_requested = False
-
-    def connect_url(self, endpoint: str | None) -> str:
-        """``endpoint`` (or the real venue) as given, with ``/`` as path when it has none."""
-        url = endpoint or self.default_url
-        if not urlsplit(url).path:
-            url += "/"
-        return url
 
     def on_connected(self) -> list[bytes]:
         """Forget per-connection state; return one ``bts:subscribe`` per channel, books first."""
@@ -201,17 +186,10 @@ class BitstampSpot:
             for channel in self._channels
         ]
 
-    def keepalive_message(self) -> bytes | None:
-        """``{"event":"bts:heartbeat"}``: Bitstamp sends no heartbeat of its own."""
-        return _HEARTBEAT
-
-    def wants_reconnect(self) -> bool:
-        """True once Bitstamp sent ``bts:request_reconnect`` on this connection."""
-        return self._reconnect_requested
-
     def decode(self, payload: bytes, recv_ns: int) -> Sequence[Event]:
         """Events carried by one text frame (one or none)."""
         # Bitstamp puts "channel" after "data": find it from the end to pick the typed decoder.
+        # (A tagged union would make msgspec look ahead through the whole top-100 book for it.)
         at = payload.rfind(_CHANNEL_KEY)
         if at >= 0:
             start = at + _CHANNEL_KEY_LENGTH
@@ -231,17 +209,12 @@ class BitstampSpot:
                 else:
                     if message.event == event:
                         return self._decoded(kind, message.channel, message.data, recv_ns)
-        return self._decode_any_layout(payload, recv_ns)
+        return self._decode_other(payload, recv_ns)
 
-    def _decode_any_layout(self, payload: bytes, recv_ns: int) -> Sequence[Event]:
+    def _decode_other(self, payload: bytes, recv_ns: int) -> Sequence[Event]:
         stats = self.stats
-        try:
-            frame = _frame_decoder.decode(payload)
-        except msgspec.ValidationError as exc:
-            stats.error("unknown_message", str(exc))
-            return NO_EVENTS
-        except msgspec.DecodeError as exc:
-            stats.error("malformed_json", str(exc))
+        frame = self._decode_or_count(_frame_decoder, payload)
+        if frame is None:
             return NO_EVENTS
         event, channel = frame.event, frame.channel
         if event in CONTROL_EVENTS:
@@ -250,7 +223,7 @@ class BitstampSpot:
             stats.control += 1
             self._reconnect_requested = True
         elif event == "bts:error":
-            self._venue_error(frame)
+            self._error_event(frame)
         elif event in ("data", "trade"):
             for kind, (_, decode_data, kind_event) in _KINDS.items():
                 if channel.startswith(kind) and event == kind_event:
@@ -268,7 +241,7 @@ class BitstampSpot:
             stats.error("unknown_message", f"event {event!r}" if event else "no event")
         return NO_EVENTS
 
-    def _venue_error(self, frame: BitstampFrame) -> None:
+    def _error_event(self, frame: BitstampFrame) -> None:
         try:
             body = _error_decoder.decode(frame.data)
         except msgspec.DecodeError:
@@ -277,8 +250,7 @@ class BitstampSpot:
         message = f"bitstamp error{code}: {body.message or 'no message'}"
         if frame.channel:
             message += f" (channel {frame.channel})"
-        self.stats.error("venue_error", message)
-        self.stats.venue_errors.append(message)
+        self._venue_error(message)
 
     def _decoded(
         self, kind: str, channel: str, data: BitstampBook | BitstampTrade, recv_ns: int
@@ -293,10 +265,8 @@ class BitstampSpot:
             return NO_EVENTS
         try:
             return self._handlers[kind](state, data, recv_ns)
-        except DecimalTextError as exc:
-            self.stats.error(price_reason(exc), f"{channel}: {exc}")
-        except msgspec.ValidationError as exc:
-            self.stats.error(validation_reason(str(exc)), f"{channel}: {exc}")
+        except ValueError as exc:
+            self._count_failure(exc, channel)
         return NO_EVENTS
 
     def _book(self, state: SymbolState, book: BitstampBook, recv_ns: int) -> Sequence[Event]:

@@ -18,21 +18,20 @@ price back.
 from __future__ import annotations
 
 from typing import ClassVar, Sequence
-from urllib.parse import urlsplit
 
 import msgspec
 
-from tickwire.fixedpoint import DecimalTextError, PriceCache, format_scaled
+from tickwire.fixedpoint import format_scaled
 from tickwire.instruments import Instrument
 from tickwire.model import BUY, SELL, Event, Quote, Ticker, Trade
 from tickwire.venues.base import (
     NO_EVENTS,
+    AdapterBase,
     Channel,
-    DecodeStats,
-    SymbolState,
-    price_reason,
+    TopOfBookState,
     quote_rejection,
-    validation_reason,
+    symbol_states,
+    tagged_union,
 )
 
 __all__ = [
@@ -78,12 +77,17 @@ class BybitBook(msgspec.Struct, gc=False):
     seq: int
 
 
-class BybitBookMessage(msgspec.Struct, gc=False):
-    topic: str
+class BybitBookFrame(msgspec.Struct, gc=False):
+    """An orderbook push without its topic (the topic picked this struct)."""
+
     type: str
     ts: int
     data: BybitBook
     cts: int = 0
+
+
+class BybitBookMessage(BybitBookFrame, kw_only=True):
+    topic: str
 
 
 class BybitTrade(msgspec.Struct, gc=False):
@@ -116,11 +120,13 @@ class BybitTickerMessage(msgspec.Struct, gc=False):
 
 
 _reply_decoder = msgspec.json.Decoder(BybitReply)
-_TOPIC_DECODERS = {
-    b"orderbook": msgspec.json.Decoder(BybitBookMessage),
-    b"publicTrade": msgspec.json.Decoder(BybitTradeMessage),
-    b"tickers": msgspec.json.Decoder(BybitTickerMessage),
+_TOPIC_STRUCTS = {
+    # topic kind: (struct of a frame routed by its topic, struct of any frame of that kind)
+    b"orderbook": (BybitBookFrame, BybitBookMessage),
+    b"publicTrade": (BybitTradeMessage, BybitTradeMessage),
+    b"tickers": (BybitTickerMessage, BybitTickerMessage),
 }
+_TOPIC_DECODERS = {kind: msgspec.json.Decoder(structs[1]) for kind, structs in _TOPIC_STRUCTS.items()}
 _TOPIC_PREFIX = b'{"topic":"'
 _TOPIC_START = len(_TOPIC_PREFIX)
 _encoder = msgspec.json.Encoder()
@@ -152,19 +158,6 @@ def trade_id(text: str) -> int:
     return -1
 
 
-class _Symbol(SymbolState):
-    """A subscribed instrument plus the merged best bid/offer of its ``tickers`` topic."""
-
-    __slots__ = ("ticker_bid", "ticker_bid_size", "ticker_ask", "ticker_ask_size")
-
-    def __init__(self, instrument: Instrument, caches: dict[int, PriceCache]) -> None:
-        super().__init__(instrument, caches)
-        self.forget_ticker()
-
-    def forget_ticker(self) -> None:
-        self.ticker_bid = self.ticker_bid_size = self.ticker_ask = self.ticker_ask_size = 0
-
-
 class _Book:
     """One orderbook topic: price -> size per side, the best prices (0: side empty), last ``u``."""
 
@@ -182,11 +175,6 @@ class _Book:
             self.best_ask,
             self.asks.get(self.best_ask, 0),
         )
-
-    def replace(self, bids: dict[int, int], asks: dict[int, int]) -> None:
-        self.bids, self.asks = bids, asks
-        self.best_bid = max(bids) if bids else 0
-        self.best_ask = min(asks) if asks else 0
 
     def update(self, bids: dict[int, int], asks: dict[int, int]) -> None:
         """Apply a delta: size 0 deletes the level, any other size sets it."""
@@ -210,7 +198,7 @@ class _Book:
         self.best_ask = (min(levels) if levels else 0) if lost_best else best
 
 
-class BybitSpot:
+class BybitSpot(AdapterBase):
     """Bybit spot adapter: subscribe requests, the ping rule and the frame decoder.
 
     ``decode`` returns the events a frame carries and never raises. Dropped frames are counted in
@@ -222,19 +210,18 @@ class BybitSpot:
 
     name: ClassVar[str] = "bybit"
     default_url: ClassVar[str] = BYBIT_SPOT_URL
-    instrument_kinds: ClassVar[frozenset[str]] = frozenset({""})
     keepalive_interval: ClassVar[float | None] = 20.0
-    max_connection_age: ClassVar[float | None] = None
+    keepalive: ClassVar[bytes | None] = PING
 
     def __init__(
         self, instruments: Sequence[Instrument], channels: frozenset[str] = frozenset({Channel.BBO})
     ) -> None:
-        unknown = channels - Channel.ALL
-        if unknown:
-            raise ValueError(f"{self.name}: unknown channel(s) {', '.join(sorted(unknown))}")
-        self.stats = DecodeStats()
-        caches: dict[int, PriceCache] = {}
-        self._symbols = {venue_symbol(i): _Symbol(i, caches) for i in instruments}
+        super().__init__(channels)
+        # The merged top of book of each symbol's ``tickers`` topic; Bybit counts a field never
+        # sent as 0 (a zero price), so the state starts from 0, not UNSEEN.
+        self._symbols: dict[str, TopOfBookState] = symbol_states(instruments, venue_symbol, TopOfBookState)
+        for state in self._symbols.values():
+            state.reset(unseen=0)
         self.topics = [
             f"{_TOPIC_KIND[channel]}.{name}" for name in self._symbols for channel in sorted(channels)
         ]
@@ -247,20 +234,18 @@ class BybitSpot:
         self._next_request_id = 1
         self._pending: dict[str, list[str]] = {}
         self.subscribed: set[str] = set()
-        self._reconnect_requested = False
         handlers = {
             b"orderbook": self._orderbook,
             b"publicTrade": self._public_trade,
             b"tickers": self._tickers,
         }
         self._routes = {k: (_TOPIC_DECODERS[k].decode, h) for k, h in handlers.items()}
-
-    def connect_url(self, endpoint: str | None) -> str:
-        """``endpoint`` (or the real venue); an endpoint without a path gets the category path."""
-        url = endpoint or self.default_url
-        if urlsplit(url).path in ("", "/"):
-            url = url.rstrip("/") + urlsplit(self.default_url).path
-        return url
+        # The frames of the subscribed topics, each parsed once: msgspec picks the struct by the
+        # topic (the tag) as it reads the frame.
+        kinds = {topic: topic.partition(".")[0].encode() for topic in self.topics}
+        decoder, tags = tagged_union("topic", {t: _TOPIC_STRUCTS[k][0] for t, k in kinds.items()})
+        self._decode_subscribed = decoder.decode
+        self._subscribed_routes = {struct: (handlers[kinds[t]], t) for struct, t in tags.items()}
 
     def on_connected(self) -> list[bytes]:
         """Forget per-connection state; return the subscribe requests to send, in order."""
@@ -269,20 +254,11 @@ class BybitSpot:
         self._books.clear()
         self._reconnect_requested = False
         for state in self._symbols.values():
-            state.last_update_id = -1
-            state.forget_ticker()
+            state.reset(unseen=0)
         return [
             self._request("subscribe", self.topics[i : i + MAX_ARGS_PER_SUBSCRIBE])
             for i in range(0, len(self.topics), MAX_ARGS_PER_SUBSCRIBE)
         ]
-
-    def keepalive_message(self) -> bytes | None:
-        """Bybit's application ping; the transport sends it every ``keepalive_interval`` s."""
-        return PING
-
-    def wants_reconnect(self) -> bool:
-        """True once an orderbook delta stream lost a message (a new connection resyncs it)."""
-        return self._reconnect_requested
 
     def _request(self, op: str, topics: list[str]) -> bytes:
         request_id = str(self._next_request_id)
@@ -292,17 +268,25 @@ class BybitSpot:
 
     def decode(self, payload: bytes, recv_ns: int) -> Sequence[Event]:
         """Events carried by one text frame (none for replies and dropped frames)."""
+        try:
+            message = self._decode_subscribed(payload)
+            handle, topic = self._subscribed_routes[message.__class__]
+        except (msgspec.DecodeError, KeyError):
+            # Not a well-formed frame of a subscribed topic: a reply, another topic, a bad frame.
+            return self._decode_other(payload, recv_ns)
+        try:
+            return handle(message, topic, recv_ns)
+        except ValueError as exc:  # a number the price cache refuses
+            self._count_failure(exc, topic.partition(".")[0])
+            return NO_EVENTS
+
+    def _decode_other(self, payload: bytes, recv_ns: int) -> Sequence[Event]:
         if payload.startswith(_TOPIC_PREFIX):
             # What Bybit sends: the topic comes first and its kind picks the typed decoder.
             kind = payload[_TOPIC_START : payload.find(b".", _TOPIC_START)]
             return self._decode_topic(kind, payload, recv_ns)
-        try:
-            reply = _reply_decoder.decode(payload)
-        except msgspec.ValidationError as exc:
-            self.stats.error("unknown_message", str(exc))
-            return NO_EVENTS
-        except msgspec.DecodeError as exc:
-            self.stats.error("malformed_json", str(exc))
+        reply = self._decode_or_count(_reply_decoder, payload)
+        if reply is None:
             return NO_EVENTS
         if reply.topic:
             return self._decode_topic(reply.topic.partition(".")[0].encode(), payload, recv_ns)
@@ -315,13 +299,10 @@ class BybitSpot:
             return NO_EVENTS
         decode_message, handle = route
         try:
-            return handle(decode_message(payload), recv_ns)
-        except DecimalTextError as exc:
-            self.stats.error(price_reason(exc), f"{kind.decode()}: {exc}")
-        except msgspec.ValidationError as exc:
-            self.stats.error(validation_reason(str(exc)), f"{kind.decode()}: {exc}")
-        except msgspec.DecodeError as exc:
-            self.stats.error("malformed_json", str(exc))
+            message = decode_message(payload)
+            return handle(message, getattr(message, "topic", ""), recv_ns)
+        except ValueError as exc:
+            self._count_failure(exc, kind.decode())
         return NO_EVENTS
 
     def _control(self, reply: BybitReply) -> Sequence[Event]:
@@ -329,9 +310,7 @@ class BybitSpot:
         if reply.success is False:
             topics = self._pending.pop(reply.req_id, None)
             asked = f" (req_id {reply.req_id}: {' '.join(topics)})" if topics else ""
-            message = f"{self.name} {reply.op or 'request'} failed: {reply.ret_msg}{asked}"
-            stats.error("venue_error", message)
-            stats.venue_errors.append(message)
+            self._venue_error(f"{self.name} {reply.op or 'request'} failed: {reply.ret_msg}{asked}")
             return NO_EVENTS
         if reply.op in _CONTROL_OPS:
             stats.control += 1
@@ -343,29 +322,42 @@ class BybitSpot:
         return NO_EVENTS
 
     @staticmethod
-    def _levels(state: _Symbol, data: BybitBook) -> tuple[dict[int, int], dict[int, int]]:
+    def _levels(state: TopOfBookState, data: BybitBook) -> tuple[dict[int, int], dict[int, int]]:
         """Price -> size of the frame's bids and asks (a price given twice keeps its last size,
         as if the levels were applied in order)."""
         price_memo, parse_price = state.price_memo, state.prices.parse
         size_memo, parse_size = state.size_memo, state.sizes.parse
         bids: dict[int, int] = {}
+        for price, size in data.b:
+            level = price_memo.get(price) or parse_price(price)
+            bids[level] = size_memo.get(size) or parse_size(size)
         asks: dict[int, int] = {}
-        for levels, side in ((data.b, bids), (data.a, asks)):
-            for price, size in levels:
-                level = price_memo.get(price) or parse_price(price)
-                side[level] = size_memo.get(size) or parse_size(size)
+        for price, size in data.a:
+            level = price_memo.get(price) or parse_price(price)
+            asks[level] = size_memo.get(size) or parse_size(size)
         return bids, asks
 
-    def _orderbook(self, msg: BybitBookMessage, recv_ns: int) -> Sequence[Event]:
+    def _orderbook(self, msg: BybitBookFrame, topic: str, recv_ns: int) -> Sequence[Event]:
         data = msg.data
         state = self._symbols.get(data.s)
         if state is None:
             self.stats.error("unknown_symbol", data.s)
             return NO_EVENTS
-        topic, u = msg.topic, data.u
+        u = data.u
         book = self._books.get(topic)
         if msg.type == "snapshot":
-            bids, asks = self._levels(state, data)
+            if len(data.b) == 1 and len(data.a) == 1:  # one level a side (every orderbook.1 push)
+                ((bid_text, bid_size_text),), ((ask_text, ask_size_text),) = data.b, data.a
+                price_memo, size_memo = state.price_memo, state.size_memo
+                bid = price_memo.get(bid_text) or state.prices.parse(bid_text)
+                bid_size = size_memo.get(bid_size_text) or state.sizes.parse(bid_size_text)
+                ask = price_memo.get(ask_text) or state.prices.parse(ask_text)
+                ask_size = size_memo.get(ask_size_text) or state.sizes.parse(ask_size_text)
+                bids, asks = {bid: bid_size}, {ask: ask_size}
+            else:
+                bids, asks = self._levels(state, data)
+                bid, ask = (max(bids) if bids else 0), (min(asks) if asks else 0)  # 0: side empty
+                bid_size, ask_size = bids.get(bid, 0), asks.get(ask, 0)
             if book is None:
                 book = self._books[topic] = _Book()
             elif u != 1:  # u == 1: the service restarted and a new sequence begins
@@ -374,8 +366,7 @@ class BybitSpot:
                     return NO_EVENTS
                 if u > book.last_u + 1:
                     self.stats.sequence_gaps += 1
-            book.replace(bids, asks)
-            book.last_u = u
+            book.bids, book.asks, book.best_bid, book.best_ask, book.last_u = bids, asks, bid, ask, u
         elif msg.type == "delta":
             if book is not None and u > book.last_u + 1:
                 self.stats.sequence_gaps += 1
@@ -392,19 +383,23 @@ class BybitSpot:
             before = book.top()
             book.update(bids, asks)
             book.last_u = u
-            if book.top() == before:
+            top = book.top()
+            if top == before:
                 return NO_EVENTS  # a change below the top of the book
+            bid, bid_size, ask, ask_size = top
         else:
             self.stats.error("unknown_message", f"{topic} type {msg.type!r}")
             return NO_EVENTS
-        bid, ask = book.best_bid, book.best_ask
-        bid_size, ask_size = book.bids.get(bid, 0), book.asks.get(ask, 0)
         exchange_ns = (msg.cts or msg.ts) * MS
-        return self._quote(state, bid, bid_size, ask, ask_size, data.seq, recv_ns, exchange_ns)
+        seq = data.seq
+        if 0 < bid < ask and bid_size > 0 and ask_size > 0 and seq >= state.last_update_id:
+            state.last_update_id = seq
+            return (Quote(self.name, state.symbol, bid, bid_size, ask, ask_size, recv_ns, exchange_ns, seq),)
+        return self._quote(state, bid, bid_size, ask, ask_size, seq, recv_ns, exchange_ns)  # not a new quote
 
     def _quote(
         self,
-        state: _Symbol,
+        state: TopOfBookState,
         bid: int,
         bid_size: int,
         ask: int,
@@ -413,11 +408,10 @@ class BybitSpot:
         recv_ns: int,
         exchange_ns: int,
     ) -> tuple[Quote, ...]:
-        reason = quote_rejection(bid, bid_size, ask, ask_size)
-        if reason:
+        if not (0 < bid < ask and bid_size > 0 and ask_size > 0):
             prices, sizes = state.instrument.price_scale, state.instrument.size_scale
             self.stats.error(
-                reason,
+                quote_rejection(bid, bid_size, ask, ask_size),
                 f"{state.symbol} bid={format_scaled(bid, prices)}x{format_scaled(bid_size, sizes)} "
                 f"ask={format_scaled(ask, prices)}x{format_scaled(ask_size, sizes)}",
             )
@@ -429,7 +423,7 @@ class BybitSpot:
             Quote(self.name, state.symbol, bid, bid_size, ask, ask_size, recv_ns, exchange_ns, cross_seq),
         )
 
-    def _public_trade(self, msg: BybitTradeMessage, recv_ns: int) -> Sequence[Event]:
+    def _public_trade(self, msg: BybitTradeMessage, topic: str, recv_ns: int) -> Sequence[Event]:
         events: list[Event] = []
         for trade in msg.data:
             state = self._symbols.get(trade.s)
@@ -452,7 +446,7 @@ class BybitSpot:
             )
         return events or NO_EVENTS
 
-    def _tickers(self, msg: BybitTickerMessage, recv_ns: int) -> Sequence[Event]:
+    def _tickers(self, msg: BybitTickerMessage, topic: str, recv_ns: int) -> Sequence[Event]:
         data = msg.data
         state = self._symbols.get(data.symbol)
         if state is None:
@@ -462,40 +456,44 @@ class BybitSpot:
         if not snapshot and msg.type != "delta":
             self.stats.error("unknown_message", f"tickers.{data.symbol} type {msg.type!r}")
             return NO_EVENTS
-        # Every field is parsed before any state changes, so a bad field changes nothing.
-        prices, sizes = state.prices, state.sizes
-        last = _merged(data.lastPrice, prices, -1)  # -1: no last price in this frame
-        bid = _merged(data.bid1Price, prices, 0 if snapshot else state.ticker_bid)
-        bid_size = _merged(data.bid1Size, sizes, 0 if snapshot else state.ticker_bid_size)
-        ask = _merged(data.ask1Price, prices, 0 if snapshot else state.ticker_ask)
-        ask_size = _merged(data.ask1Size, sizes, 0 if snapshot else state.ticker_ask_size)
-        state.ticker_bid, state.ticker_bid_size = bid, bid_size
-        state.ticker_ask, state.ticker_ask_size = ask, ask_size
+        # Every field is parsed before any state changes, so a bad field changes nothing. A
+        # snapshot replaces the merged top of book; a delta keeps the fields it leaves out (None).
+        if snapshot:
+            bid = bid_size = ask = ask_size = 0
+        else:
+            bid, bid_size, ask, ask_size = state.bid, state.bid_size, state.ask, state.ask_size
+        price_memo, size_memo = state.price_memo, state.size_memo
+        text = data.lastPrice
+        last = -1 if text is None else price_memo.get(text) or state.prices.parse(text)  # -1: none here
+        text = data.bid1Price
+        if text is not None:
+            bid = price_memo.get(text) or state.prices.parse(text)
+        text = data.bid1Size
+        if text is not None:
+            bid_size = size_memo.get(text) or state.sizes.parse(text)
+        text = data.ask1Price
+        if text is not None:
+            ask = price_memo.get(text) or state.prices.parse(text)
+        text = data.ask1Size
+        if text is not None:
+            ask_size = size_memo.get(text) or state.sizes.parse(text)
+        state.bid, state.bid_size = bid, bid_size
+        state.ask, state.ask_size = ask, ask_size
         exchange_ns = msg.ts * MS
-        events: list[Event] = []
-        touched = (
+        if (
             data.bid1Price is not None
             or data.bid1Size is not None
             or data.ask1Price is not None
             or data.ask1Size is not None
-        )
-        if touched:  # spot tickers never carry the best bid/offer
-            events.extend(
-                self._quote(state, bid, bid_size, ask, ask_size, msg.cs, recv_ns, exchange_ns)
-            )
-        if last >= 0:
-            if last == 0:
-                self.stats.error("zero_price", f"tickers.{data.symbol} lastPrice={data.lastPrice}")
-            else:
-                events.append(Ticker(self.name, state.symbol, last, recv_ns, exchange_ns))
-        return events or NO_EVENTS
-
-
-def _merged(text: str | None, cache: PriceCache, previous: int) -> int:
-    """A delta field merged into the previous value: absent (None) keeps it."""
-    if text is None:
-        return previous
-    return cache.memo.get(text) or cache.parse(text)
+        ):  # spot tickers never carry the best bid/offer
+            events = self._quote(state, bid, bid_size, ask, ask_size, msg.cs, recv_ns, exchange_ns)
+        else:
+            events = NO_EVENTS
+        if last > 0:
+            return (*events, Ticker(self.name, state.symbol, last, recv_ns, exchange_ns))
+        if last == 0:
+            self.stats.error("zero_price", f"tickers.{data.symbol} lastPrice={data.lastPrice}")
+        return events
 
 
 class BybitLinear(BybitSpot):

@@ -17,17 +17,18 @@ from typing import ClassVar, Sequence
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from tickwire.fixedpoint import DecimalTextError, PriceCache
 from tickwire.instruments import Instrument
 from tickwire.model import BUY, SELL, Event, Quote, Ticker, Trade
-from tickwire.times import TimestampError, rfc3339_to_ns
+from tickwire.times import Rfc3339Clock, TimestampError
 from tickwire.venues.base import (
     NO_EVENTS,
+    UNSEEN,
+    AdapterBase,
     Channel,
-    DecodeStats,
-    SymbolState,
-    price_reason,
+    TopOfBookState,
     quote_rejection,
+    symbol_states,
+    tagged_union,
     validation_reason,
 )
 
@@ -123,7 +124,7 @@ _sequenced_decoder = msgspec.json.Decoder(CoinbaseSequenced)
 _CHANNEL_PREFIX = b'{"channel":"'
 _CHANNEL_START = len(_CHANNEL_PREFIX)
 _encoder = msgspec.json.Encoder()
-_FRACTION_NS = tuple(10 ** (9 - digits) for digits in range(10))
+_TICKER_FIELDS = ("best_bid", "best_bid_quantity", "best_ask", "best_ask_quantity")
 
 
 def product_id(instrument: Instrument) -> str:
@@ -131,74 +132,25 @@ def product_id(instrument: Instrument) -> str:
     return f"{instrument.base}-{instrument.quote}"
 
 
-class CoinbaseSymbolState(SymbolState):
-    """SymbolState plus the merged top of book from tickers (0 = not seen on this connection)."""
-
-    __slots__ = ("bid", "bid_size", "ask", "ask_size")
-
-    def __init__(self, instrument: Instrument, caches: dict[int, PriceCache]) -> None:
-        super().__init__(instrument, caches)
-        self.reset()
-
-    def reset(self) -> None:
-        """Forget the top of book (a new connection)."""
-        self.bid = self.bid_size = self.ask = self.ask_size = 0
-
-
-class _UtcClock:
-    """RFC 3339 UTC text -> ns, exactly, converting the date and time of day once per second.
-
-    Envelope and trade times of one second share their first 19 characters; only the fraction
-    differs. Anything else (offsets, no fraction, more than 9 digits) goes to ``rfc3339_to_ns``.
-    """
-
-    __slots__ = ("_second", "_second_ns")
-
-    def __init__(self) -> None:
-        self._second = ""
-        self._second_ns = 0
-
-    def ns(self, text: str) -> int:
-        second = text[:19]
-        fraction = text[20:-1]
-        if (
-            text[19:20] == "."
-            and text[-1:] == "Z"
-            and 0 < len(fraction) <= 9
-            and fraction.isascii()
-            and fraction.isdigit()
-        ):
-            if second != self._second:
-                self._second_ns = rfc3339_to_ns(second + "Z")
-                self._second = second
-            return self._second_ns + int(fraction) * _FRACTION_NS[len(fraction)]
-        return rfc3339_to_ns(text)
-
-
-class CoinbaseAdvanced:
+class CoinbaseAdvanced(AdapterBase):
     """Coinbase Advanced Trade adapter (spot): subscribe messages, sequence checks, decoder.
 
     ``decode`` returns the events a frame carries (never raises); dropped frames and tickers or
     trades are counted in ``stats.errors`` by reason, jumps of ``sequence_num`` in
     ``stats.sequence_gaps``. -USDC instruments other than USDT-USDC and EURC-USDC are not
-    subscribed (Coinbase would send -USD prices for them); ``stats.venue_errors`` says so.
+    subscribed (Coinbase would send -USD prices for them); ``stats.venue_errors`` says so. No
+    client ping: the ``heartbeats`` subscription keeps the connection and its channels open.
+    Advanced Trade sends no "please reconnect" message, so ``wants_reconnect`` stays False.
     """
 
     name: ClassVar[str] = "coinbase"
     default_url: ClassVar[str] = COINBASE_ADVANCED_URL
-    instrument_kinds: ClassVar[frozenset[str]] = frozenset({""})
-    keepalive_interval: ClassVar[float | None] = None
-    max_connection_age: ClassVar[float | None] = None
 
     def __init__(
         self, instruments: Sequence[Instrument], channels: frozenset[str] = frozenset({Channel.BBO})
     ) -> None:
-        unknown = channels - Channel.ALL
-        if unknown:
-            raise ValueError(f"coinbase: unknown channel(s) {', '.join(sorted(unknown))}")
-        self.stats = DecodeStats()
-        caches: dict[int, PriceCache] = {}
-        self._symbols: dict[str, CoinbaseSymbolState] = {}
+        super().__init__(channels)
+        subscribed = []
         for instrument in instruments:
             name = product_id(instrument)
             if instrument.quote == "USDC" and name not in REAL_USDC_BOOKS:
@@ -208,24 +160,31 @@ class CoinbaseAdvanced:
                     f"{' and '.join(sorted(REAL_USDC_BOOKS))} are USDC books)"
                 )
                 continue
-            self._symbols[name] = CoinbaseSymbolState(instrument, caches)
+            subscribed.append(instrument)
+        self._symbols: dict[str, TopOfBookState] = symbol_states(subscribed, product_id, TopOfBookState)
         self._quotes_wanted = Channel.BBO in channels
         self._tickers_wanted = Channel.TICKER in channels
-        self._routes: dict[bytes, tuple] = {b"heartbeats": (_sequenced_decoder.decode, self._control)}
+        channel_types: dict[str, tuple[type, object]] = {"heartbeats": (CoinbaseSequenced, self._control)}
         self.channels: list[str] = []
         if self._quotes_wanted or self._tickers_wanted:
             self.channels.append("ticker")
-            self._routes[b"ticker"] = (_ticker_decoder.decode, self._tickers)
+            channel_types["ticker"] = (CoinbaseTickerMessage, self._tickers)
         if Channel.TRADES in channels:
             self.channels.append("market_trades")
-            self._routes[b"market_trades"] = (_trades_decoder.decode, self._trades)
-        self._routes[b"subscriptions"] = (_sequenced_decoder.decode, self._control)
-        self._clock = _UtcClock()
+            channel_types["market_trades"] = (CoinbaseTradesMessage, self._trades)
+        channel_types["subscriptions"] = (CoinbaseSequenced, self._control)
+        decoders = {CoinbaseSequenced: _sequenced_decoder, CoinbaseTickerMessage: _ticker_decoder,
+                    CoinbaseTradesMessage: _trades_decoder}
+        self._routes: dict[bytes, tuple] = {
+            name.encode(): (decoders[struct].decode, handle) for name, (struct, handle) in channel_types.items()
+        }
+        # The frames of the channels read, each parsed once: msgspec picks the struct by the
+        # channel name (the tag) as it reads the frame.
+        decoder, tags = tagged_union("channel", {name: struct for name, (struct, _) in channel_types.items()})
+        self._decode_subscribed = decoder.decode
+        self._subscribed_routes = {struct: channel_types[name][1] for struct, name in tags.items()}
+        self._time_ns = Rfc3339Clock().to_ns
         self._last_sequence = -1
-
-    def connect_url(self, endpoint: str | None) -> str:
-        """``endpoint`` (or the real venue) as given: Advanced Trade streams on the root path."""
-        return endpoint or self.default_url
 
     def on_connected(self) -> list[bytes]:
         """Forget per-connection state; return one subscribe message per channel, in order."""
@@ -241,23 +200,47 @@ class CoinbaseAdvanced:
         messages.append(_encoder.encode({"type": "subscribe", "channel": "heartbeats"}))
         return messages
 
-    def keepalive_message(self) -> bytes | None:
-        """None: the ``heartbeats`` subscription keeps the connection and its channels open."""
-        return None
-
-    def wants_reconnect(self) -> bool:
-        """Always False: Advanced Trade sends no "please reconnect" message."""
-        return False
-
     def decode(self, payload: bytes, recv_ns: int) -> Sequence[Event]:
         """Events carried by one text frame (often one, none for control frames or errors)."""
+        try:
+            message = self._decode_subscribed(payload)
+            handle = self._subscribed_routes[message.__class__]
+        except (msgspec.DecodeError, KeyError):
+            # Not a well-formed frame of a channel read: an error, another channel, a bad frame.
+            return self._decode_other(payload, recv_ns)
+        sequence_num = message.sequence_num
+        if sequence_num == self._last_sequence + 1:
+            self._last_sequence = sequence_num
+        elif not self._in_sequence(sequence_num):
+            return NO_EVENTS
+        return handle(message, recv_ns)
+
+    def _decode_other(self, payload: bytes, recv_ns: int) -> Sequence[Event]:
         if payload.startswith(_CHANNEL_PREFIX):
             # Coinbase's own layout: the channel name picks the typed decoder of the whole frame.
             end = payload.find(b'"', _CHANNEL_START)
             route = self._routes.get(payload[_CHANNEL_START:end])
             if route is not None:
                 return self._decode_routed(route, payload, recv_ns)
-        return self._decode_any_layout(payload, recv_ns)
+        frame = self._decode_or_count(_frame_decoder, payload)
+        if frame is None:
+            return NO_EVENTS
+        if frame.type == "error":
+            message = f"coinbase error: {frame.message or 'no message'}"
+            if frame.reason:
+                message += f" ({frame.reason})"
+            self._venue_error(message)
+            return NO_EVENTS
+        route = self._routes.get(frame.channel.encode())
+        if route is not None:  # a channel we read, in another key order or spacing
+            return self._decode_routed(route, payload, recv_ns)
+        if frame.sequence_num is not None and not self._in_sequence(frame.sequence_num):
+            return NO_EVENTS
+        if frame.channel in KNOWN_CHANNELS:
+            self.stats.error("unknown_message", f"channel {frame.channel!r} was not subscribed")
+        else:
+            self.stats.error("unknown_message", f"channel {frame.channel!r}" if frame.channel else "no channel")
+        return NO_EVENTS
 
     def _decode_routed(self, route: tuple, payload: bytes, recv_ns: int) -> Sequence[Event]:
         decode_frame, handle = route
@@ -273,33 +256,6 @@ class CoinbaseAdvanced:
             return NO_EVENTS
         return handle(message, recv_ns)
 
-    def _decode_any_layout(self, payload: bytes, recv_ns: int) -> Sequence[Event]:
-        try:
-            frame = _frame_decoder.decode(payload)
-        except msgspec.ValidationError as exc:
-            self.stats.error("unknown_message", str(exc))
-            return NO_EVENTS
-        except msgspec.DecodeError as exc:
-            self.stats.error("malformed_json", str(exc))
-            return NO_EVENTS
-        if frame.type == "error":
-            message = f"coinbase error: {frame.message or 'no message'}"
-            if frame.reason:
-                message += f" ({frame.reason})"
-            self.stats.error("venue_error", message)
-            self.stats.venue_errors.append(message)
-            return NO_EVENTS
-        route = self._routes.get(frame.channel.encode())
-        if route is not None:  # a channel we read, in another key order or spacing
-            return self._decode_routed(route, payload, recv_ns)
-        if frame.sequence_num is not None and not self._in_sequence(frame.sequence_num):
-            return NO_EVENTS
-        if frame.channel in KNOWN_CHANNELS:
-            self.stats.error("unknown_message", f"channel {frame.channel!r} was not subscribed")
-        else:
-            self.stats.error("unknown_message", f"channel {frame.channel!r}" if frame.channel else "no channel")
-        return NO_EVENTS
-
     def _in_sequence(self, sequence_num: int) -> bool:
         last = self._last_sequence
         if sequence_num <= last:
@@ -314,90 +270,73 @@ class CoinbaseAdvanced:
         self.stats.control += 1
         return NO_EVENTS
 
-    def _state(self, name: str) -> CoinbaseSymbolState | None:
-        state = self._symbols.get(name)
-        if state is None:
-            self.stats.error("unknown_symbol", name)
-        return state
-
     def _tickers(self, message: CoinbaseTickerMessage, recv_ns: int) -> Sequence[Event]:
         try:
-            exchange_ns = self._clock.ns(message.timestamp)
+            exchange_ns = self._time_ns(message.timestamp)
         except TimestampError as exc:
             self.stats.error("wrong_type", f"ticker timestamp: {exc}")
             return NO_EVENTS
         events: list[Event] = []
+        quotes_wanted = self._quotes_wanted
         for event in message.events:
             snapshot = event.type == "snapshot"
             for ticker in event.tickers:
-                state = self._state(ticker.product_id)
+                state = self._symbols.get(ticker.product_id)
                 if state is None:
+                    self.stats.error("unknown_symbol", ticker.product_id)
                     continue
                 try:
-                    self._ticker(state, ticker, snapshot, message.sequence_num, exchange_ns, recv_ns, events)
-                except DecimalTextError as exc:
-                    self.stats.error(price_reason(exc), f"ticker {ticker.product_id}: {exc}")
+                    if quotes_wanted:
+                        # Parse every field before touching the state, so a bad number changes
+                        # nothing. A snapshot replaces the top of book; an update keeps the
+                        # fields it does not carry.
+                        if snapshot:
+                            bid = bid_size = ask = ask_size = UNSEEN
+                        else:
+                            bid, bid_size, ask, ask_size = state.bid, state.bid_size, state.ask, state.ask_size
+                        price_memo, size_memo = state.price_memo, state.size_memo
+                        text = ticker.best_bid
+                        if text is not UNSET:
+                            bid = price_memo.get(text) or state.prices.parse(text)
+                        text = ticker.best_ask
+                        if text is not UNSET:
+                            ask = price_memo.get(text) or state.prices.parse(text)
+                        text = ticker.best_bid_quantity
+                        if text is not UNSET:
+                            bid_size = size_memo.get(text) or state.sizes.parse(text)
+                        text = ticker.best_ask_quantity
+                        if text is not UNSET:
+                            ask_size = size_memo.get(text) or state.sizes.parse(text)
+                        state.bid, state.bid_size, state.ask, state.ask_size = bid, bid_size, ask, ask_size
+                        if 0 < bid < ask and bid_size > 0 and ask_size > 0:
+                            events.append(Quote("coinbase", state.symbol, bid, bid_size, ask, ask_size, recv_ns,
+                                                exchange_ns, message.sequence_num))
+                        else:
+                            self._reject_quote(state, ticker)
+                    if self._tickers_wanted and ticker.price is not UNSET:
+                        self._last_price(state, ticker, recv_ns, exchange_ns, events)
+                except ValueError as exc:  # a number the price cache refuses
+                    self._count_failure(exc, f"ticker {ticker.product_id}")
         return tuple(events) if events else NO_EVENTS
 
-    def _ticker(
-        self,
-        state: CoinbaseSymbolState,
-        ticker: CoinbaseTicker,
-        snapshot: bool,
-        sequence_num: int,
-        exchange_ns: int,
-        recv_ns: int,
-        events: list[Event],
+    def _last_price(
+        self, state: TopOfBookState, ticker: CoinbaseTicker, recv_ns: int, exchange_ns: int, events: list[Event]
     ) -> None:
-        if self._quotes_wanted:
-            # Parse every field before touching the state, so a bad number changes nothing. A
-            # snapshot replaces the top of book; an update keeps the fields it does not carry.
-            if snapshot:
-                bid = bid_size = ask = ask_size = 0
-            else:
-                bid, bid_size, ask, ask_size = state.bid, state.bid_size, state.ask, state.ask_size
-            price_memo, size_memo = state.price_memo, state.size_memo
-            text = ticker.best_bid
-            if text is not UNSET:
-                bid = price_memo.get(text) or state.prices.parse(text)
-            text = ticker.best_ask
-            if text is not UNSET:
-                ask = price_memo.get(text) or state.prices.parse(text)
-            text = ticker.best_bid_quantity
-            if text is not UNSET:
-                bid_size = size_memo.get(text) or state.sizes.parse(text)
-            text = ticker.best_ask_quantity
-            if text is not UNSET:
-                ask_size = size_memo.get(text) or state.sizes.parse(text)
-            state.bid, state.bid_size, state.ask, state.ask_size = bid, bid_size, ask, ask_size
-            if 0 < bid < ask and bid_size > 0 and ask_size > 0:
-                events.append(
-                    Quote("coinbase", state.symbol, bid, bid_size, ask, ask_size, recv_ns, exchange_ns, sequence_num)
-                )
-            else:
-                self._reject_quote(ticker, bid, bid_size, ask, ask_size)
-        if self._tickers_wanted and ticker.price is not UNSET:
-            last = state.price_memo.get(ticker.price) or state.prices.parse(ticker.price)
-            if last > 0:
-                events.append(Ticker("coinbase", state.symbol, last, recv_ns, exchange_ns))
-            else:
-                self.stats.error("zero_price", f"ticker {ticker.product_id} price={ticker.price}")
+        last = state.price_memo.get(ticker.price) or state.prices.parse(ticker.price)
+        if last > 0:
+            events.append(Ticker("coinbase", state.symbol, last, recv_ns, exchange_ns))
+        else:
+            self.stats.error("zero_price", f"ticker {ticker.product_id} price={ticker.price}")
 
-    def _reject_quote(self, ticker: CoinbaseTicker, bid: int, bid_size: int, ask: int, ask_size: int) -> None:
-        fields = (
-            ("best_bid", ticker.best_bid, bid),
-            ("best_bid_quantity", ticker.best_bid_quantity, bid_size),
-            ("best_ask", ticker.best_ask, ask),
-            ("best_ask_quantity", ticker.best_ask_quantity, ask_size),
-        )
-        unseen = [name for name, text, value in fields if text is UNSET and not value]
+    def _reject_quote(self, state: TopOfBookState, ticker: CoinbaseTicker) -> None:
+        unseen = state.unseen(_TICKER_FIELDS)
         if unseen:
             self.stats.error(
                 "missing_field", f"ticker {ticker.product_id}: no {', '.join(unseen)} on this connection yet"
             )
             return
         self.stats.error(
-            quote_rejection(bid, bid_size, ask, ask_size),
+            quote_rejection(state.bid, state.bid_size, state.ask, state.ask_size),
             f"ticker {ticker.product_id} bid={ticker.best_bid}x{ticker.best_bid_quantity} "
             f"ask={ticker.best_ask}x{ticker.best_ask_quantity}",
         )
@@ -414,16 +353,15 @@ class CoinbaseAdvanced:
                     continue
                 try:
                     self._trade(state, trade, recv_ns, events)
-                except DecimalTextError as exc:
-                    self.stats.error(price_reason(exc), f"trade {trade.product_id} {trade.trade_id}: {exc}")
-                except TimestampError as exc:
-                    self.stats.error("wrong_type", f"trade {trade.product_id} {trade.trade_id} time: {exc}")
+                except ValueError as exc:  # a number the price cache refuses, or a bad time
+                    where = f"trade {trade.product_id} {trade.trade_id}"
+                    self._count_failure(exc, f"{where} time" if isinstance(exc, TimestampError) else where)
         return tuple(events) if events else NO_EVENTS
 
-    def _trade(self, state: CoinbaseSymbolState, trade: CoinbaseTrade, recv_ns: int, events: list[Event]) -> None:
+    def _trade(self, state: TopOfBookState, trade: CoinbaseTrade, recv_ns: int, events: list[Event]) -> None:
         price = state.price_memo.get(trade.price) or state.prices.parse(trade.price)
         size = state.size_memo.get(trade.size) or state.sizes.parse(trade.size)
-        exchange_ns = self._clock.ns(trade.time)
+        exchange_ns = self._time_ns(trade.time)
         side = _TAKER_SIDE.get(trade.side)
         trade_id = trade.trade_id
         if side is None or not (trade_id.isascii() and trade_id.isdigit()):

@@ -16,29 +16,27 @@ both spellings map to the same instrument.
 from __future__ import annotations
 
 from typing import ClassVar, Literal, Sequence
-from urllib.parse import urlsplit
 
 import msgspec
 
-from tickwire.fixedpoint import DecimalTextError, PriceCache, format_scaled
+from tickwire.fixedpoint import PriceCache, format_scaled
 from tickwire.instruments import Instrument
 from tickwire.model import BUY, SELL, Event, Quote, Ticker, Trade
 from tickwire.times import Rfc3339Clock
 from tickwire.venues.base import (
     NO_EVENTS,
+    AdapterBase,
     Channel,
-    DecodeStats,
-    SymbolState,
+    TopOfBookState,
     parse_json_number,
-    price_reason,
     quote_rejection,
     validation_reason,
 )
 
 __all__ = [
     "KRAKEN_V2_URL",
+    "KrakenBase",
     "KrakenSpot",
-    "KrakenSymbolState",
     "KrakenTicker",
     "KrakenTrade",
     "canonical_asset",
@@ -48,12 +46,10 @@ __all__ = [
 ]
 
 KRAKEN_V2_URL = "wss://ws.kraken.com/v2"
-_V2_PATH = "/v2"
 
 # Kraken's legacy asset names (v1, REST) and the canonical ones (also used by v2).
 _LEGACY_TO_CANONICAL = {"XBT": "BTC", "XDG": "DOGE"}
 _CANONICAL_TO_LEGACY = {v: k for k, v in _LEGACY_TO_CANONICAL.items()}
-UNKNOWN = -1  # a side of the book not seen yet on this connection
 
 
 def canonical_asset(name: str) -> str:
@@ -75,29 +71,16 @@ def kraken_symbols(instrument: Instrument) -> tuple[str, str]:
     )
 
 
-class KrakenSymbolState(SymbolState):
-    """SymbolState plus the merged top of book (``UNKNOWN`` until a side is seen)."""
-
-    __slots__ = ("bid", "bid_size", "ask", "ask_size")
-
-    def __init__(self, instrument: Instrument, caches: dict[int, PriceCache]) -> None:
-        if instrument.kind:
-            raise ValueError(f"kraken: {instrument.symbol} is not a spot instrument")
-        super().__init__(instrument, caches)
-        self.reset()
-
-    def reset(self) -> None:
-        """Forget the top of book and the last trade id (a new connection)."""
-        self.bid = self.bid_size = self.ask = self.ask_size = UNKNOWN
-        self.last_update_id = -1
-
-
 def symbol_map(
     instruments: Sequence[Instrument],
-) -> tuple[list[KrakenSymbolState], dict[str, KrakenSymbolState]]:
+) -> tuple[list[TopOfBookState], dict[str, TopOfBookState]]:
     """One state per instrument, and every Kraken spelling of its name -> that state."""
     caches: dict[int, PriceCache] = {}
-    states = [KrakenSymbolState(i, caches) for i in instruments]
+    states = []
+    for instrument in instruments:
+        if instrument.kind:
+            raise ValueError(f"kraken: {instrument.symbol} is not a spot instrument")
+        states.append(TopOfBookState(instrument, caches))
     names = {name: state for state in states for name in kraken_symbols(state.instrument)}
     return states, names
 
@@ -157,7 +140,25 @@ _CONTROL_METHODS = frozenset(("subscribe", "unsubscribe", "pong"))
 _encoder = msgspec.json.Encoder()
 
 
-class KrakenSpot:
+class KrakenBase(AdapterBase):
+    """What the v2 and the v1 adapters share: the instruments under both spellings, the channels.
+
+    The server sends heartbeats whenever it has nothing else to send, so no client ping is
+    needed; Kraken announces no planned disconnects on the data connection.
+    """
+
+    def __init__(
+        self, instruments: Sequence[Instrument], channels: frozenset[str] = frozenset({Channel.BBO})
+    ) -> None:
+        super().__init__(channels)
+        self._states, self._symbols = symbol_map(instruments)
+        self.channels = channels
+        self._tickers_wanted = Channel.TICKER in channels
+        # BBO and the last price both come from the ticker channel
+        self._ticker_channel = Channel.BBO in channels or self._tickers_wanted
+
+
+class KrakenSpot(KrakenBase):
     """Kraken spot v2 adapter: subscribe messages and the frame decoder.
 
     ``decode`` returns the events a frame carries (never raises); dropped frames are counted in
@@ -167,20 +168,11 @@ class KrakenSpot:
 
     name: ClassVar[str] = "kraken"
     default_url: ClassVar[str] = KRAKEN_V2_URL
-    instrument_kinds: ClassVar[frozenset[str]] = frozenset({""})
-    keepalive_interval: ClassVar[float | None] = None
-    max_connection_age: ClassVar[float | None] = None
 
     def __init__(
         self, instruments: Sequence[Instrument], channels: frozenset[str] = frozenset({Channel.BBO})
     ) -> None:
-        unknown = channels - Channel.ALL
-        if unknown:
-            raise ValueError(f"kraken: unknown channel(s) {', '.join(sorted(unknown))}")
-        self.stats = DecodeStats()
-        self._states, self._symbols = symbol_map(instruments)
-        self.channels = channels
-        self._tickers_wanted = Channel.TICKER in channels
+        super().__init__(instruments, channels)
         self._next_req_id = 1
         self._time_ns = Rfc3339Clock().to_ns
         self._handlers = {
@@ -190,13 +182,6 @@ class KrakenSpot:
             KrakenStatus: self._control_message,
         }
 
-    def connect_url(self, endpoint: str | None) -> str:
-        """``endpoint`` as given when it has a path, else with ``/v2``; the real venue by default."""
-        url = endpoint or self.default_url
-        if urlsplit(url).path in ("", "/"):
-            url = url.rstrip("/") + _V2_PATH
-        return url
-
     def on_connected(self) -> list[bytes]:
         """Forget per-connection state; return the subscribe requests to send, in order."""
         for state in self._states:
@@ -205,7 +190,7 @@ class KrakenSpot:
         if not names:
             return []
         messages = []
-        if Channel.BBO in self.channels or self._tickers_wanted:
+        if self._ticker_channel:
             trigger = "bbo" if Channel.BBO in self.channels else "trades"
             messages.append(self._subscribe(
                 {"channel": "ticker", "symbol": names, "event_trigger": trigger, "snapshot": True}
@@ -220,14 +205,6 @@ class KrakenSpot:
         self._next_req_id += 1
         return _encoder.encode({"method": "subscribe", "params": params, "req_id": req_id})
 
-    def keepalive_message(self) -> bytes | None:
-        """None: the server sends heartbeats whenever it has nothing else to send."""
-        return None
-
-    def wants_reconnect(self) -> bool:
-        """Always False: Kraken announces no planned disconnects on the data connection."""
-        return False
-
     def decode(self, payload: bytes, recv_ns: int) -> Sequence[Event]:
         """Events carried by one text frame (none for control frames or errors)."""
         try:
@@ -238,24 +215,15 @@ class KrakenSpot:
             self.stats.error("malformed_json", str(exc))
             return NO_EVENTS
         try:
-            return self._handlers[type(message)](message, recv_ns)
-        except DecimalTextError as exc:
-            self.stats.error(price_reason(exc), str(exc))
-        except msgspec.ValidationError as exc:
-            self.stats.error(validation_reason(str(exc)), str(exc))
-        except ValueError as exc:  # a timestamp that is not one
-            self.stats.error("wrong_type", str(exc))
-        return NO_EVENTS
+            return self._handlers[message.__class__](message, recv_ns)
+        except ValueError as exc:  # a number refused, a value of the wrong type, a bad time
+            self._count_failure(exc)
+            return NO_EVENTS
 
     def _reply(self, payload: bytes, message_error: msgspec.ValidationError) -> Sequence[Event]:
         stats = self.stats
-        try:
-            reply = _reply_decoder.decode(payload)
-        except msgspec.ValidationError as exc:
-            stats.error("unknown_message", str(exc))
-            return NO_EVENTS
-        except msgspec.DecodeError as exc:  # invalid JSON after the first type mismatch
-            stats.error("malformed_json", str(exc))
+        reply = self._decode_or_count(_reply_decoder, payload)  # invalid JSON after the first type mismatch
+        if reply is None:
             return NO_EVENTS
         if reply.channel in _CHANNELS:
             detail = f"{reply.channel}: {message_error}"
@@ -266,8 +234,7 @@ class KrakenSpot:
             message = f"kraken {reply.method or 'request'} failed: {reply.error or 'no reason given'}"
             if reply.symbol and reply.symbol not in message:
                 message += f" ({reply.symbol})"
-            stats.error("venue_error", message)
-            stats.venue_errors.append(message)
+            self._venue_error(message)
         elif reply.method in _CONTROL_METHODS:
             stats.control += 1
         else:
@@ -279,25 +246,30 @@ class KrakenSpot:
         self.stats.control += 1
         return NO_EVENTS
 
-    def _state(self, name: str) -> KrakenSymbolState | None:
-        state = self._symbols.get(name)
-        if state is None:
-            self.stats.error("unknown_symbol", name)
-        return state
-
     def _ticker(self, message: KrakenTickerMessage, recv_ns: int) -> Sequence[Event]:
         events: list[Event] = []
         for entry in message.data:
-            state = self._state(entry.symbol)
+            state = self._symbols.get(entry.symbol)
             if state is None:
+                self.stats.error("unknown_symbol", entry.symbol)
                 continue
-            prices, sizes = state.prices, state.sizes
-            # Parse every field before touching the state, so a bad number changes nothing.
-            bid = parse_json_number(entry.bid, prices) if entry.bid else state.bid
-            ask = parse_json_number(entry.ask, prices) if entry.ask else state.ask
-            bid_size = parse_json_number(entry.bid_qty, sizes) if entry.bid_qty else state.bid_size
-            ask_size = parse_json_number(entry.ask_qty, sizes) if entry.ask_qty else state.ask_size
-            last = parse_json_number(entry.last, prices) if self._tickers_wanted and entry.last else -1
+            # Parse every field before touching the state, so a bad number changes nothing. A
+            # number's text is looked up as is (a memo hit), and checked and parsed on a miss.
+            price_memo, size_memo = state.price_memo, state.size_memo
+            bid, bid_size, ask, ask_size = state.bid, state.bid_size, state.ask, state.ask_size
+            raw = entry.bid
+            if raw:
+                bid = price_memo.get(str(raw, "latin-1")) or parse_json_number(raw, state.prices)
+            raw = entry.ask
+            if raw:
+                ask = price_memo.get(str(raw, "latin-1")) or parse_json_number(raw, state.prices)
+            raw = entry.bid_qty
+            if raw:
+                bid_size = size_memo.get(str(raw, "latin-1")) or parse_json_number(raw, state.sizes)
+            raw = entry.ask_qty
+            if raw:
+                ask_size = size_memo.get(str(raw, "latin-1")) or parse_json_number(raw, state.sizes)
+            last = parse_json_number(entry.last, state.prices) if self._tickers_wanted and entry.last else -1
             exchange_ns = self._time_ns(entry.timestamp) if entry.timestamp else 0
             state.bid, state.bid_size, state.ask, state.ask_size = bid, bid_size, ask, ask_size
             if 0 < bid < ask and bid_size > 0 and ask_size > 0:
@@ -312,10 +284,10 @@ class KrakenSpot:
                 self.stats.error("zero_price", f"{entry.symbol} last=0")
         return tuple(events)
 
-    def _reject_quote(self, state: KrakenSymbolState, name: str) -> None:
-        if UNKNOWN in (state.bid, state.bid_size, state.ask, state.ask_size):
-            missing = "bid" if UNKNOWN in (state.bid, state.bid_size) else "ask"
-            self.stats.error("missing_field", f"{name}: no {missing} yet on this connection")
+    def _reject_quote(self, state: TopOfBookState, name: str) -> None:
+        unseen = state.unseen(("bid", "bid", "ask", "ask"))
+        if unseen:
+            self.stats.error("missing_field", f"{name}: no {unseen[0]} yet on this connection")
             return
         price_scale, size_scale = state.instrument.price_scale, state.instrument.size_scale
         self.stats.error(

@@ -15,19 +15,11 @@ from typing import ClassVar, Literal, Sequence
 
 import msgspec
 
-from tickwire.fixedpoint import DecimalTextError
 from tickwire.instruments import Instrument
 from tickwire.model import BUY, SELL, Event, Quote, Ticker, Trade
 from tickwire.times import decimal_seconds_to_ns
-from tickwire.venues.base import (
-    NO_EVENTS,
-    Channel,
-    DecodeStats,
-    price_reason,
-    quote_rejection,
-    validation_reason,
-)
-from tickwire.venues.kraken import KrakenSymbolState, kraken_symbols, symbol_map
+from tickwire.venues.base import NO_EVENTS, Channel, quote_rejection
+from tickwire.venues.kraken import KrakenBase, kraken_symbols
 
 __all__ = [
     "KRAKEN_V1_URL",
@@ -76,6 +68,15 @@ class KrakenV1TradeFrame(msgspec.Struct, array_like=True, gc=False):
     pair: str
 
 
+class _ExactTickerFrame(KrakenV1TickerFrame, forbid_unknown_fields=True):
+    """A ticker frame of exactly four elements, so that its channel name is the one the general
+    path finds (the second to last string)."""
+
+
+class _ExactTradeFrame(KrakenV1TradeFrame, forbid_unknown_fields=True):
+    """A trade frame of exactly four elements (see _ExactTickerFrame)."""
+
+
 class KrakenV1Event(msgspec.Struct, gc=False):
     event: str
     status: str = ""
@@ -87,6 +88,9 @@ _FRAME_DECODERS = {
     b"ticker": msgspec.json.Decoder(KrakenV1TickerFrame),
     b"trade": msgspec.json.Decoder(KrakenV1TradeFrame),
 }
+_decode_ticker_frame = msgspec.json.Decoder(_ExactTickerFrame).decode
+_decode_trade_frame = msgspec.json.Decoder(_ExactTradeFrame).decode
+_OBJECT = ord("{")
 _event_decoder = msgspec.json.Decoder(KrakenV1Event)
 _any_decoder = msgspec.json.Decoder()
 _CONTROL_EVENTS = frozenset(("heartbeat", "systemStatus", "subscriptionStatus", "pong"))
@@ -101,7 +105,7 @@ def channel_name(payload: bytes) -> bytes:
     return payload[payload.rfind(b'"', 0, name_close) + 1 : name_close]
 
 
-class KrakenSpotV1:
+class KrakenSpotV1(KrakenBase):
     """Kraken spot v1 adapter: subscribe messages and the array-frame decoder.
 
     ``decode`` returns the events a frame carries (never raises); dropped frames are counted in
@@ -111,25 +115,12 @@ class KrakenSpotV1:
 
     name: ClassVar[str] = "kraken_v1"
     default_url: ClassVar[str] = KRAKEN_V1_URL
-    instrument_kinds: ClassVar[frozenset[str]] = frozenset({""})
-    keepalive_interval: ClassVar[float | None] = None
-    max_connection_age: ClassVar[float | None] = None
 
     def __init__(
         self, instruments: Sequence[Instrument], channels: frozenset[str] = frozenset({Channel.BBO})
     ) -> None:
-        unknown = channels - Channel.ALL
-        if unknown:
-            raise ValueError(f"kraken_v1: unknown channel(s) {', '.join(sorted(unknown))}")
-        self.stats = DecodeStats()
-        self._states, self._symbols = symbol_map(instruments)
-        self.channels = channels
-        self._tickers_wanted = Channel.TICKER in channels
+        super().__init__(instruments, channels)
         self._handlers = {b"ticker": self._ticker, b"trade": self._trades}
-
-    def connect_url(self, endpoint: str | None) -> str:
-        """``endpoint`` as given (v1 lives at the root path); the real venue by default."""
-        return endpoint or self.default_url
 
     def on_connected(self) -> list[bytes]:
         """Forget per-connection state; return the subscribe requests to send, in order."""
@@ -139,7 +130,7 @@ class KrakenSpotV1:
         if not pairs:
             return []
         names = []
-        if Channel.BBO in self.channels or self._tickers_wanted:
+        if self._ticker_channel:
             names.append("ticker")
         if Channel.TRADES in self.channels:
             names.append("trade")
@@ -148,16 +139,30 @@ class KrakenSpotV1:
             for name in names
         ]
 
-    def keepalive_message(self) -> bytes | None:
-        """None: the server sends heartbeats whenever it has nothing else to send."""
-        return None
-
-    def wants_reconnect(self) -> bool:
-        """Always False: Kraken announces no planned disconnects on the data connection."""
-        return False
-
     def decode(self, payload: bytes, recv_ns: int) -> Sequence[Event]:
         """Events carried by one text frame (none for control frames or errors)."""
+        # A channel frame's second element is an object for a ticker, an array for trades:
+        # decode with the struct that shape implies and keep it if the frame's name agrees.
+        handle = None
+        if payload[:1] == b"[":
+            try:
+                if payload[payload.find(b",") + 1] == _OBJECT:
+                    frame = _decode_ticker_frame(payload)
+                    handle = self._ticker if frame.channel_name == "ticker" else None
+                else:
+                    frame = _decode_trade_frame(payload)
+                    handle = self._trades if frame.channel_name == "trade" else None
+            except (msgspec.DecodeError, IndexError):
+                pass
+        if handle is None:
+            return self._decode_other(payload, recv_ns)
+        try:
+            return handle(frame, recv_ns)
+        except ValueError as exc:  # a number refused, a time that is not one
+            self._count_failure(exc, frame.channel_name)
+            return NO_EVENTS
+
+    def _decode_other(self, payload: bytes, recv_ns: int) -> Sequence[Event]:
         if not payload.startswith(b"["):
             return self._event(payload)
         kind = channel_name(payload)
@@ -166,14 +171,8 @@ class KrakenSpotV1:
             return self._unknown_array(payload, kind)
         try:
             return self._handlers[kind](decoder.decode(payload), recv_ns)
-        except msgspec.ValidationError as exc:
-            self.stats.error(validation_reason(str(exc)), f"{kind.decode()}: {exc}")
-        except msgspec.DecodeError as exc:
-            self.stats.error("malformed_json", str(exc))
-        except DecimalTextError as exc:
-            self.stats.error(price_reason(exc), f"{kind.decode()}: {exc}")
-        except ValueError as exc:  # a timestamp that is not one
-            self.stats.error("wrong_type", f"{kind.decode()}: {exc}")
+        except ValueError as exc:
+            self._count_failure(exc, kind.decode())
         return NO_EVENTS
 
     def _unknown_array(self, payload: bytes, kind: bytes) -> Sequence[Event]:
@@ -187,46 +186,35 @@ class KrakenSpotV1:
 
     def _event(self, payload: bytes) -> Sequence[Event]:
         stats = self.stats
-        try:
-            event = _event_decoder.decode(payload)
-        except msgspec.ValidationError as exc:
-            stats.error("unknown_message", str(exc))
-            return NO_EVENTS
-        except msgspec.DecodeError as exc:
-            stats.error("malformed_json", str(exc))
+        event = self._decode_or_count(_event_decoder, payload)
+        if event is None:
             return NO_EVENTS
         if event.status == "error" or event.event == "error":
             message = f"kraken_v1 {event.event}: {event.errorMessage or 'error without a message'}"
             if event.pair:
                 message += f" ({event.pair})"
-            stats.error("venue_error", message)
-            stats.venue_errors.append(message)
+            self._venue_error(message)
         elif event.event in _CONTROL_EVENTS:
             stats.control += 1
         else:
             stats.error("unknown_message", f"event {event.event!r}")
         return NO_EVENTS
 
-    def _state(self, pair: str) -> KrakenSymbolState | None:
-        state = self._symbols.get(pair)
-        if state is None:
-            self.stats.error("unknown_symbol", pair)
-        return state
-
     def _ticker(self, frame: KrakenV1TickerFrame, recv_ns: int) -> Sequence[Event]:
-        state = self._state(frame.pair)
+        state = self._symbols.get(frame.pair)
         if state is None:
+            self.stats.error("unknown_symbol", frame.pair)
             return NO_EVENTS
         ticker = frame.ticker
         price_memo, size_memo = state.price_memo, state.size_memo
         prices, sizes = state.prices, state.sizes
-        bid_text, ask_text = ticker.b.price, ticker.a.price
-        bid = price_memo.get(bid_text) or prices.parse(bid_text)
-        ask = price_memo.get(ask_text) or prices.parse(ask_text)
-        bid_size = size_memo.get(ticker.b.lot_volume) or sizes.parse(ticker.b.lot_volume)
-        ask_size = size_memo.get(ticker.a.lot_volume) or sizes.parse(ticker.a.lot_volume)
-        reason = quote_rejection(bid, bid_size, ask, ask_size)
-        if reason:
+        bid_level, ask_level = ticker.b, ticker.a
+        bid = price_memo.get(bid_level.price) or prices.parse(bid_level.price)
+        ask = price_memo.get(ask_level.price) or prices.parse(ask_level.price)
+        bid_size = size_memo.get(bid_level.lot_volume) or sizes.parse(bid_level.lot_volume)
+        ask_size = size_memo.get(ask_level.lot_volume) or sizes.parse(ask_level.lot_volume)
+        if not (0 < bid < ask and bid_size > 0 and ask_size > 0):
+            reason = quote_rejection(bid, bid_size, ask, ask_size)
             self.stats.error(reason, f"{frame.pair} bid={ticker.b} ask={ticker.a}")
             return NO_EVENTS
         quote = Quote("kraken_v1", state.symbol, bid, bid_size, ask, ask_size, recv_ns)

@@ -20,22 +20,19 @@ announces a service upgrade disconnect, and the adapter then asks for a reconnec
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal, Sequence
-from urllib.parse import urlsplit
+from typing import Callable, ClassVar, Literal, Sequence
 
 import msgspec
 
-from tickwire.fixedpoint import DecimalTextError, PriceCache
 from tickwire.instruments import Instrument
 from tickwire.model import BUY, SELL, Event, Quote, Ticker, Trade
 from tickwire.venues.base import (
     NO_EVENTS,
+    AdapterBase,
     Channel,
-    DecodeStats,
     SymbolState,
-    price_reason,
     quote_rejection,
-    validation_reason,
+    symbol_states,
 )
 
 __all__ = [
@@ -48,7 +45,6 @@ __all__ = [
 ]
 
 OKX_PUBLIC_URL = "wss://ws.okx.com:8443/ws/v5/public"
-_PUBLIC_PATH = "/ws/v5/public"
 PING = b"ping"
 PONG = b"pong"
 MS = 1_000_000
@@ -133,9 +129,14 @@ _STREAMS = {
 }
 _FRAME_DECODERS = {k: msgspec.json.Decoder(v[0]) for k, v in _STREAMS.items()}
 _DATA_DECODERS = {k: msgspec.json.Decoder(v[1]) for k, v in _STREAMS.items()}
+# A push whose arg was recognised by its bytes: its data alone is read (the arg is skipped).
+_PUSH_DECODERS = {
+    k: msgspec.json.Decoder(msgspec.defstruct("OkxPush", [("data", v[1])], gc=False)) for k, v in _STREAMS.items()
+}
 _frame_decoder = msgspec.json.Decoder(OkxFrame)
 _CHANNEL_PREFIX = b'{"arg":{"channel":"'
 _CHANNEL_START = len(_CHANNEL_PREFIX)
+_ARG_END = b"}"
 _CONTROL_EVENTS = frozenset(("subscribe", "unsubscribe", "channel-conn-count"))
 _encoder = msgspec.json.Encoder()
 
@@ -151,28 +152,30 @@ def integer_text(text: str, field: str) -> int:
     return int(text)
 
 
-class OkxPublic:
+def arg_prefix(channel: str, inst_id: str) -> bytes:
+    """How OKX begins a push of ``channel`` for ``inst_id``, up to the end of its ``arg`` object."""
+    return b'{"arg":{"channel":"%s","instId":"%s"}' % (channel.encode(), inst_id.encode())
+
+
+class OkxPublic(AdapterBase):
     """OKX v5 public adapter (spot and perpetual swaps): subscribe, keepalive, decoder.
 
     ``decode`` returns the events a frame carries (never raises); dropped frames are counted in
     ``stats.errors`` by reason. Swap sizes are contract counts (see the module docstring).
+    ``wants_reconnect`` once the venue announced a service upgrade that will cut the connection.
     """
 
     name: ClassVar[str] = "okx"
     default_url: ClassVar[str] = OKX_PUBLIC_URL
     instrument_kinds: ClassVar[frozenset[str]] = frozenset(_KIND_SUFFIX)
     keepalive_interval: ClassVar[float | None] = 20.0
-    max_connection_age: ClassVar[float | None] = None
+    keepalive: ClassVar[bytes | None] = PING  # the text ``ping`` (not JSON); the server answers ``pong``
 
     def __init__(
         self, instruments: Sequence[Instrument], channels: frozenset[str] = frozenset({Channel.BBO})
     ) -> None:
-        unknown = channels - Channel.ALL
-        if unknown:
-            raise ValueError(f"okx: unknown channel(s) {', '.join(sorted(unknown))}")
-        self.stats = DecodeStats()
-        caches: dict[int, PriceCache] = {}
-        self._symbols = {venue_symbol(i): SymbolState(i, caches) for i in instruments}
+        super().__init__(channels)
+        self._symbols = symbol_states(instruments, venue_symbol)
         self.args = [
             {"channel": _CHANNEL_STREAM[channel], "instId": inst_id}
             for channel in sorted(channels)
@@ -180,17 +183,17 @@ class OkxPublic:
         ]
         # bbo-tbt is the quote source when subscribed; tickers' slower bid/ask must not interleave.
         self._quotes_from_tickers = Channel.BBO not in channels
-        self._reconnect_requested = False
         handlers = {b"bbo-tbt": self._bbo, b"tickers": self._tickers, b"trades": self._trades}
         self._fast_path = {k: (_FRAME_DECODERS[k].decode, h) for k, h in handlers.items()}
         self._slow_path = {k: (_DATA_DECODERS[k].decode, h) for k, h in handlers.items()}
-
-    def connect_url(self, endpoint: str | None) -> str:
-        """``endpoint`` as given when it has a path, else with ``/ws/v5/public``."""
-        url = endpoint or self.default_url
-        if urlsplit(url).path in ("", "/"):
-            url = url.rstrip("/") + _PUBLIC_PATH
-        return url
+        # A subscribed push begins with the same bytes every time, up to the end of its ``arg``:
+        # those bytes pick the decoder, the handler and the instrument state at once.
+        self._subscribed: dict[bytes, tuple] = {}
+        for arg in self.args:
+            channel = arg["channel"].encode()
+            self._subscribed[arg_prefix(arg["channel"], arg["instId"])] = (
+                _PUSH_DECODERS[channel].decode, handlers[channel], self._symbols[arg["instId"]], channel
+            )
 
     def on_connected(self) -> list[bytes]:
         """Forget per-connection state; return the subscribe request to send."""
@@ -201,16 +204,19 @@ class OkxPublic:
             return []
         return [_encoder.encode({"op": "subscribe", "args": self.args})]
 
-    def keepalive_message(self) -> bytes | None:
-        """The text ``ping`` (not JSON); the server answers ``pong``."""
-        return PING
-
-    def wants_reconnect(self) -> bool:
-        """True once the venue announced a service upgrade that will cut this connection."""
-        return self._reconnect_requested
-
     def decode(self, payload: bytes, recv_ns: int) -> Sequence[Event]:
         """Events carried by one text frame (none for control frames or errors)."""
+        route = self._subscribed.get(payload[: payload.find(_ARG_END) + 1])
+        if route is None:
+            return self._decode_other(payload, recv_ns)
+        decode_frame, handle, state, channel = route
+        try:
+            return handle(state, decode_frame(payload).data, recv_ns)
+        except ValueError as exc:  # not a frame of that channel's shape, a number or field refused
+            self._count_failure(exc, channel.decode())
+            return NO_EVENTS
+
+    def _decode_other(self, payload: bytes, recv_ns: int) -> Sequence[Event]:
         if payload.startswith(_CHANNEL_PREFIX):
             # Compact layout (what OKX sends): the channel name picks the typed decoder.
             end = payload.find(b'"', _CHANNEL_START)
@@ -220,23 +226,15 @@ class OkxPublic:
                 decode_frame, handle = route
                 try:
                     message = decode_frame(payload)
-                    return handle(message.arg.instId, message.data, recv_ns)
-                except (msgspec.DecodeError, DecimalTextError, OkxFieldError) as exc:
-                    self._count_failure(exc, channel)
+                    return self._handle(handle, message.arg.instId, message.data, recv_ns)
+                except ValueError as exc:
+                    self._count_failure(exc, channel.decode())
                     return NO_EVENTS
         if payload == PONG:
             self.stats.control += 1
             return NO_EVENTS
-        return self._decode_any_layout(payload, recv_ns)
-
-    def _decode_any_layout(self, payload: bytes, recv_ns: int) -> Sequence[Event]:
-        try:
-            frame = _frame_decoder.decode(payload)
-        except msgspec.ValidationError as exc:
-            self.stats.error("unknown_message", str(exc))
-            return NO_EVENTS
-        except msgspec.DecodeError as exc:
-            self.stats.error("malformed_json", str(exc))
+        frame = self._decode_or_count(_frame_decoder, payload)
+        if frame is None:
             return NO_EVENTS
         if frame.event:
             return self._event(frame)
@@ -250,109 +248,97 @@ class OkxPublic:
             return NO_EVENTS
         decode_data, handle = route
         try:
-            return handle(frame.arg.instId, decode_data(frame.data), recv_ns)
-        except (msgspec.DecodeError, DecimalTextError, OkxFieldError) as exc:
-            self._count_failure(exc, channel)
+            return self._handle(handle, frame.arg.instId, decode_data(frame.data), recv_ns)
+        except ValueError as exc:
+            self._count_failure(exc, channel.decode())
             return NO_EVENTS
 
-    def _count_failure(self, exc: Exception, channel: bytes) -> None:
-        if isinstance(exc, DecimalTextError):
-            self.stats.error(price_reason(exc), f"{channel.decode()}: {exc}")
-        elif isinstance(exc, msgspec.ValidationError):
-            self.stats.error(validation_reason(str(exc)), f"{channel.decode()}: {exc}")
-        elif isinstance(exc, OkxFieldError):
-            self.stats.error("wrong_type", f"{channel.decode()}: {exc}")
-        else:
-            self.stats.error("malformed_json", str(exc))
+    def _handle(
+        self, handle: Callable[..., Sequence[Event]], inst_id: str, data: list, recv_ns: int
+    ) -> Sequence[Event]:
+        state = self._state(inst_id)
+        if state is None:
+            return NO_EVENTS
+        return handle(state, data, recv_ns)
 
     def _event(self, frame: OkxFrame) -> Sequence[Event]:
-        stats = self.stats
         if frame.event == "error":
-            message = f"okx error {frame.code}: {frame.msg or 'no message'}"
-            stats.error("venue_error", message)
-            stats.venue_errors.append(message)
+            self._venue_error(f"okx error {frame.code}: {frame.msg or 'no message'}")
         elif frame.event == "notice":
-            stats.control += 1
+            self.stats.control += 1
             self._reconnect_requested = True
         elif frame.event in _CONTROL_EVENTS:
-            stats.control += 1
+            self.stats.control += 1
         else:
-            stats.error("unknown_message", f"event {frame.event!r}")
+            self.stats.error("unknown_message", f"event {frame.event!r}")
         return NO_EVENTS
 
-    def _symbol(self, inst_id: str) -> SymbolState | None:
-        state = self._symbols.get(inst_id)
-        if state is None:
-            self.stats.error("unknown_symbol", inst_id)
-        return state
-
-    def _bbo(self, inst_id: str, data: list[OkxBbo], recv_ns: int) -> Sequence[Event]:
-        state = self._symbol(inst_id)
-        if state is None:
-            return NO_EVENTS
+    def _bbo(self, state: SymbolState, data: list[OkxBbo], recv_ns: int) -> Sequence[Event]:
         events: list[Event] = []
+        price_memo, size_memo = state.price_memo, state.size_memo
         for book in data:
-            if not (book.bids and book.asks):
-                self.stats.error("missing_field", f"{inst_id} bbo-tbt without a bid or an ask")
+            bids, asks = book.bids, book.asks
+            if not (bids and asks):
+                self.stats.error("missing_field", f"{_inst_id(state)} bbo-tbt without a bid or an ask")
                 continue
-            best_bid, best_ask = book.bids[0], book.asks[0]
-            quote = self._quote(state, best_bid.price, best_bid.size, best_ask.price, best_ask.size,
-                                recv_ns, integer_text(book.ts, "ts") * MS, book.seqId)
-            if quote is None:
+            ts = book.ts
+            if not (ts.isdigit() and ts.isascii() and len(ts) <= _MAX_INT_DIGITS):
+                integer_text(ts, "ts")  # raises OkxFieldError
+            best_bid, best_ask = bids[0], asks[0]
+            bid = price_memo.get(best_bid.price) or state.prices.parse(best_bid.price)
+            ask = price_memo.get(best_ask.price) or state.prices.parse(best_ask.price)
+            bid_size = size_memo.get(best_bid.size) or state.sizes.parse(best_bid.size)
+            ask_size = size_memo.get(best_ask.size) or state.sizes.parse(best_ask.size)
+            if not (0 < bid < ask and bid_size > 0 and ask_size > 0):
+                self._reject_quote(state, best_bid.price, best_bid.size, best_ask.price, best_ask.size)
                 continue
-            if book.seqId <= state.last_update_id:
-                self.stats.error("stale_update", f"{inst_id} seqId={book.seqId} after {state.last_update_id}")
+            seq_id = book.seqId
+            if seq_id <= state.last_update_id:
+                self.stats.error("stale_update", f"{_inst_id(state)} seqId={seq_id} after {state.last_update_id}")
                 continue
-            state.last_update_id = book.seqId
-            events.append(quote)
+            state.last_update_id = seq_id
+            events.append(
+                Quote("okx", state.symbol, bid, bid_size, ask, ask_size, recv_ns, int(ts) * MS, seq_id)
+            )
         return tuple(events)
 
-    def _quote(
-        self,
-        state: SymbolState,
-        bid_text: str,
-        bid_size_text: str,
-        ask_text: str,
-        ask_size_text: str,
-        recv_ns: int,
-        exchange_ns: int,
-        update_id: int,
-    ) -> Quote | None:
-        price_memo, size_memo = state.price_memo, state.size_memo
-        bid = price_memo.get(bid_text) or state.prices.parse(bid_text)
-        ask = price_memo.get(ask_text) or state.prices.parse(ask_text)
-        bid_size = size_memo.get(bid_size_text) or state.sizes.parse(bid_size_text)
-        ask_size = size_memo.get(ask_size_text) or state.sizes.parse(ask_size_text)
-        if 0 < bid < ask and bid_size > 0 and ask_size > 0:
-            return Quote("okx", state.symbol, bid, bid_size, ask, ask_size, recv_ns, exchange_ns, update_id)
-        reason = quote_rejection(bid, bid_size, ask, ask_size)
-        detail = f"{state.symbol} bid={bid_text}x{bid_size_text} ask={ask_text}x{ask_size_text}"
-        self.stats.error(reason, detail)
-        return None
+    def _reject_quote(
+        self, state: SymbolState, bid_text: str, bid_size_text: str, ask_text: str, ask_size_text: str
+    ) -> None:
+        bid, ask = state.prices.parse(bid_text), state.prices.parse(ask_text)
+        bid_size, ask_size = state.sizes.parse(bid_size_text), state.sizes.parse(ask_size_text)
+        self.stats.error(
+            quote_rejection(bid, bid_size, ask, ask_size),
+            f"{state.symbol} bid={bid_text}x{bid_size_text} ask={ask_text}x{ask_size_text}",
+        )
 
-    def _tickers(self, inst_id: str, data: list[OkxTicker], recv_ns: int) -> Sequence[Event]:
-        state = self._symbol(inst_id)
-        if state is None:
-            return NO_EVENTS
+    def _tickers(self, state: SymbolState, data: list[OkxTicker], recv_ns: int) -> Sequence[Event]:
         events: list[Event] = []
+        price_memo, size_memo = state.price_memo, state.size_memo
         for ticker in data:
-            exchange_ns = integer_text(ticker.ts, "ts") * MS
+            ts = ticker.ts
+            if not (ts.isdigit() and ts.isascii() and len(ts) <= _MAX_INT_DIGITS):
+                integer_text(ts, "ts")  # raises OkxFieldError
+            exchange_ns = int(ts) * MS
             if self._quotes_from_tickers:
-                quote = self._quote(state, ticker.bidPx, ticker.bidSz, ticker.askPx, ticker.askSz,
-                                    recv_ns, exchange_ns, 0)
-                if quote is not None:
-                    events.append(quote)
-            last = state.price_memo.get(ticker.last) or state.prices.parse(ticker.last)
+                bid = price_memo.get(ticker.bidPx) or state.prices.parse(ticker.bidPx)
+                ask = price_memo.get(ticker.askPx) or state.prices.parse(ticker.askPx)
+                bid_size = size_memo.get(ticker.bidSz) or state.sizes.parse(ticker.bidSz)
+                ask_size = size_memo.get(ticker.askSz) or state.sizes.parse(ticker.askSz)
+                if 0 < bid < ask and bid_size > 0 and ask_size > 0:
+                    events.append(
+                        Quote("okx", state.symbol, bid, bid_size, ask, ask_size, recv_ns, exchange_ns, 0)
+                    )
+                else:
+                    self._reject_quote(state, ticker.bidPx, ticker.bidSz, ticker.askPx, ticker.askSz)
+            last = price_memo.get(ticker.last) or state.prices.parse(ticker.last)
             if last > 0:
                 events.append(Ticker("okx", state.symbol, last, recv_ns, exchange_ns))
             else:
-                self.stats.error("zero_price", f"{inst_id} last={ticker.last}")
+                self.stats.error("zero_price", f"{_inst_id(state)} last={ticker.last}")
         return tuple(events)
 
-    def _trades(self, inst_id: str, data: list[OkxTrade], recv_ns: int) -> Sequence[Event]:
-        state = self._symbol(inst_id)
-        if state is None:
-            return NO_EVENTS
+    def _trades(self, state: SymbolState, data: list[OkxTrade], recv_ns: int) -> Sequence[Event]:
         events: list[Event] = []
         price_memo, size_memo = state.price_memo, state.size_memo
         for trade in data:
@@ -362,10 +348,15 @@ class OkxPublic:
             trade_id = integer_text(trade.tradeId, "tradeId")
             if price <= 0 or size <= 0:
                 reason = "zero_price" if price <= 0 else "zero_size"
-                self.stats.error(reason, f"{inst_id} {trade.sz}@{trade.px}")
+                self.stats.error(reason, f"{_inst_id(state)} {trade.sz}@{trade.px}")
                 continue
             side = BUY if trade.side == "buy" else SELL
             events.append(
                 Trade("okx", state.symbol, price, size, side, trade_id, recv_ns, exchange_ns)
             )
         return tuple(events)
+
+
+def _inst_id(state: SymbolState) -> str:
+    """The instId of a subscribed instrument, for error messages."""
+    return venue_symbol(state.instrument)

@@ -17,13 +17,16 @@ VENUE_SYMBOLS = {
     "coinbase": "BTC-USD",
     "kraken": "BTC-USD",
     "okx": "BTC-USDT",
+    "gemini": "BTC-USD",
+    "bitfinex": "BTC-USD",
 }
 
 
 def test_sixty_seconds_of_idle_market_keep_every_venue_on_its_first_connection():
     async def scenario():
         # rate 0: no market data at all; OKX drops clients silent for 30 s, Coinbase closes
-        # channels without heartbeats, Binance drops clients that do not pong within 60 s
+        # channels without heartbeats, Binance drops clients that do not pong within 60 s;
+        # Gemini and Bitfinex only send heartbeats
         async with Simulator(venues=list(VENUE_SYMBOLS), symbols=sorted(set(VENUE_SYMBOLS.values())),
                              rate=0) as simulator:
             endpoints = [f"{venue}={simulator.endpoint(venue)}" for venue in VENUE_SYMBOLS]

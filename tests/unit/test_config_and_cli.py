@@ -54,6 +54,10 @@ cap = 5.0
          "binance_usdm_market serves only ticker, trades; asked for bbo"),
         ("symbols = ['BTC-USDT-PERP']", "venue 'binance' carries none of BTC-USDT-PERP"),
         ("symbols = ['BTC-USDT', 'ETH-USDT-PERP']", "no listed venue carries ETH-USDT-PERP"),
+        ("venues = ['binance_usdm']\nsymbols = ['BTC-USD-PERP']",  # USD-M lists no USD perpetuals
+         "venue 'binance_usdm' carries none of BTC-USD-PERP"),
+        ("venues = ['bybit_linear', 'binance_usdm']\nsymbols = ['BTC-USD-PERP', 'BTC-USDC-PERP']",
+         "no listed venue carries BTC-USD-PERP"),
         ("colour = 'blue'", "unknown field `colour`"),
         ("[transport]\nsilence_timeout = 'soon'", "Expected `float`, got `str`"),
         ("[transport]\nsilence_timeout = 0", "silence_timeout must be > 0"),

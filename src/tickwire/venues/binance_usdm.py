@@ -39,6 +39,7 @@ class BinanceUsdm(BinanceSpot):
     name: ClassVar[str] = "binance_usdm"
     default_url: ClassVar[str] = BINANCE_USDM_PUBLIC_URL
     instrument_kinds: ClassVar[frozenset[str]] = frozenset({"PERP"})
+    perp_quotes: ClassVar[frozenset[str] | None] = frozenset({"USDT", "USDC"})  # linear only
     stream_kinds: ClassVar[dict[str, str]] = {Channel.BBO: "bookTicker"}
 
     def __init__(

@@ -1,16 +1,26 @@
 """Per-venue decode cost: tickwire's typed path vs json.loads into dicts, for every venue and channel.
 
     python benchmarks/bench_decode.py [--repeat 7] [--min-time 0.2] [--only TEXT] [--typed-only]
-                                      [--json FILE]
+                                      [--simdjson] [--json FILE]
 
-For each row the frames are decoded in a loop (``adapter.decode(frame, recv_ns)``: bytes -> typed,
-validated, fixed-point events) and, for comparison, parsed with ``json.loads`` into dicts (no field
-access, no number conversion, no validation: the generic baseline does strictly less work).
-Figures are ns per frame, the median over ``--repeat`` repeats of the fastest of the short batches
-run for ``--min-time`` seconds (other work on the machine only ever slows a batch down); the typed
-and the json.loads repeats alternate, so that both meet the same conditions. The adapter
-is reset (``on_connected``) at the start of every pass over the frames, so recorded update ids
-restart and none is dropped as stale; the cost of that reset, timed alone, is taken off.
+Each row times the same frames three ways, in ns per frame:
+
+- ``adapter``: the whole adapter path, ``adapter.decode(frame, recv_ns)``: bytes -> routed,
+  validated, fixed-point events (what the engine calls);
+- ``wire``: the msgspec typed decode alone, bytes -> the adapter's wire Structs of the whole frame
+  (``msgspec.json.Decoder(<wire type>).decode(frame)``): no routing, no number conversion, no
+  checks, no event;
+- ``json.loads``: into dicts (no field access, no number conversion, no validation: the generic
+  baseline does strictly less work than the adapter).
+
+``--simdjson`` adds pysimdjson's lazy ``Parser.parse`` (a parse without reading a single field, so
+a floor for any simdjson-based decoder; ``pip install pysimdjson``, benchmarks only).
+
+Figures are the median over ``--repeat`` repeats of the fastest of the short batches run for
+``--min-time`` seconds (other work on the machine only ever slows a batch down); the ways
+alternate within each repeat, so that all meet the same conditions. The adapter is reset
+(``on_connected``) at the start of every pass over the frames, so recorded update ids restart and
+none is dropped as stale; the cost of that reset, timed alone, is taken off.
 
 Frames come from ``tests/fixtures/<venue>/`` (``recorded``: byte for byte as the venue sent them;
 ``.gz`` files are read with gzip). Where no BBO frames were recorded (Kraken v2, OKX ``bbo-tbt``,
@@ -19,14 +29,24 @@ unit tests, PROTOCOLS.md) filled with the 160 real best bids and offers of the r
 ``ticker`` frames, so prices and sizes repeat as a real market's do. Bybit's BBO subscription is
 ``orderbook.1``; the recording holds ``orderbook.200``, so the ``derived`` rows replay that book
 and write each change of its top level as the ``orderbook.1`` snapshot Bybit would push.
+The Gemini changes row feeds the first message of each symbol (its whole book) once: Gemini has
+no update ids, and the books are far costlier to load than the changes, so every pass applies the
+changes again to the same connection's books.
+Bitfinex data arrays name the channel by the ``chanId`` of its ``subscribed`` event, so each
+Bitfinex row first feeds, after every reset and untimed, what a connection gets on subscribing
+(those events, and the book snapshots); its timed frames are the recorded connection's messages
+of that channel, numbered again as a connection subscribed to it alone would number them. Its
+trades row is ``derived``: the recording holds only snapshots of recent trades, each entry is
+sent as the ``te`` execution it was.
 
 The ``BBO`` column marks the rows of best-bid/offer channels: the target is typed decode at least
-3x faster than json.loads on each of them.
+3x faster than json.loads on each of them, read both ways (the adapter path and the wire decode).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import gzip
 import json
 import platform
@@ -36,10 +56,21 @@ import time
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
+
+import msgspec
 
 from tickwire.instruments import parse_symbol
 from tickwire.venues.base import Channel
+from tickwire.venues.binance import BinanceAggTradeMessage, BinanceBookTickerMessage
+from tickwire.venues.bitfinex import BitfinexBookUpdate, BitfinexTicker, BitfinexTradeUpdate
+from tickwire.venues.bitstamp import BitstampBookMessage, BitstampTradeMessage
+from tickwire.venues.bybit import BybitBookMessage, BybitTickerMessage, BybitTradeMessage
+from tickwire.venues.coinbase import CoinbaseTickerMessage, CoinbaseTradesMessage
+from tickwire.venues.gemini import GeminiL2Updates, GeminiTradeMessage
+from tickwire.venues.kraken import KrakenTickerMessage, KrakenTradeMessage
+from tickwire.venues.kraken_v1 import KrakenV1TickerFrame, KrakenV1TradeFrame
+from tickwire.venues.okx import OkxBboMessage, OkxTickerMessage, OkxTradeMessage
 from tickwire.venues.registry import VENUES
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures"
@@ -52,10 +83,15 @@ COINBASE = ["BTC-USD", "ETH-USD"]
 KRAKEN_V1 = ["KSM-BTC", "XMR-USD", "ETH-CHF", "OMG-USD", "GRT-ETH", "WAVES-EUR", "SC-EUR", "OCEAN-BTC",
              "BTC-CHF", "ADA-BTC"]
 OKX = ["BTC-USDT", "UNI-USD-PERP"]  # the recording's dated future BTC-USD-220527 has no canonical name
+# contract values of the recorded swaps, as OKX listed them with the recording (no fetch here)
+CONTRACT_SIZES = {"UNI-USD-PERP": "10 USD"}
 BYBIT_LINEAR = ["BTC-USDT-PERP", "ETH-USDT-PERP", "SOL-USDT-PERP", "DOGE-USDT-PERP"]
 BYBIT_SPOT = ["BTC-USDT", "ETH-USDT"]
 BITSTAMP = ["SGB-EUR", "ETH-USD", "XRP-EUR", "BAT-EUR", "USDT-EUR", "USDT-USD", "XLM-GBP", "ADA-EUR",
             "BAT-BTC", "GALA-EUR"]
+GEMINI = ["SOL-USDC-PERP", "BTC-USDC-PERP", "BTC-USDT", "SOL-USD", "ETH-USDT", "BTC-GBP", "ETH-USDC-PERP",
+          "ETH-USD", "BTC-EUR", "BTC-USD"]
+BITFINEX = ["BFT-USD", "IOT-ETH", "DOG-USD", "MNA-BTC", "ODE-USD", "TESTBTC-TESTUSD", "SNG-USD"]
 
 
 def fixture_lines(path: str) -> list[bytes]:
@@ -209,6 +245,45 @@ def bybit_orderbook_1(kind: str) -> Callable[[], list[bytes]]:
     return build
 
 
+@functools.lru_cache(maxsize=None)
+def bitfinex_connection(channel: str) -> tuple[list[bytes], list[bytes]]:
+    """What a Bitfinex connection subscribed to ``channel`` alone gets from the recorded one: on
+    subscribing (the ``subscribed`` events, then the snapshots), then its data messages, numbered
+    again (SEQ_ALL) as that connection's. Trades are the snapshots' entries as ``te`` messages."""
+    events, snapshots, updates, chan_ids = [], [], [], set()
+    for frame in fixture_lines("bitfinex/capture.jsonl.gz"):
+        if frame.startswith(b"{"):
+            event = json.loads(frame)
+            if event.get("event") == "subscribed" and event["channel"] == channel:
+                chan_ids.add(event["chanId"])
+                events.append(frame)
+            continue
+        chan_id, _, rest = frame[1:].partition(b",")
+        if int(chan_id) not in chan_ids or rest.startswith(b'"hb"'):
+            continue
+        body = rest[: rest.rfind(b",")]
+        if body.startswith(b"[["):  # a snapshot
+            snapshots.append((chan_id, body))
+            if channel == "trades":
+                entries = msgspec.json.decode(body, type=list[msgspec.Raw])
+                updates.extend((chan_id, b'"te",' + bytes(entry)) for entry in entries)
+        else:
+            updates.append((chan_id, body))
+    numbered = [b"[%b,%b,%d]" % (chan_id, body, seq)
+                for seq, (chan_id, body) in enumerate(snapshots + updates, start=1)]
+    return events + numbered[: len(snapshots)], numbered[len(snapshots) :]
+
+
+def bitfinex(channel: str, part: int) -> Callable[[], list[bytes]]:
+    return lambda: bitfinex_connection(channel)[part]
+
+
+def gemini_l2(changes: bool) -> Callable[[], list[bytes]]:
+    """The recorded Gemini ``l2_updates``: the changes, or the first message of each symbol (the
+    whole book with recent trades, 43 KB on average)."""
+    return lambda: [f for f in fixture_lines("gemini/l2_updates.jsonl.gz") if (b'"trades":' not in f) == changes]
+
+
 # ---- the table -------------------------------------------------------------------------------------
 
 
@@ -219,42 +294,70 @@ class Case:
     source: str  # recorded | synthetic | derived
     frames: Callable[[], list[bytes]]
     symbols: list[str]
+    wire: Any  # the msgspec type of a whole frame, as the adapter declares it
     channels: frozenset[str] = Channel.ALL
     bbo: bool = False
+    setup: Callable[[], list[bytes]] | None = None  # decoded after every reset, untimed
+    reconnect_each_pass: bool = True  # False: one connection (and setup) for all passes
 
 
 CASES: list[Case] = [
     # best bid/offer channels
-    Case("binance", "bookTicker", "recorded", recorded("binance/bookTicker.jsonl"), BINANCE, BBO_ONLY, True),
+    Case("binance", "bookTicker", "recorded", recorded("binance/bookTicker.jsonl"), BINANCE,
+         BinanceBookTickerMessage, BBO_ONLY, True),
     Case("binance_usdm", "bookTicker", "recorded", recorded("binance_usdm/bookTicker.jsonl"), BINANCE_USDM,
+         BinanceBookTickerMessage, BBO_ONLY, True),
+    Case("coinbase", "ticker", "recorded", recorded("coinbase/ticker.jsonl"), COINBASE, CoinbaseTickerMessage,
          BBO_ONLY, True),
-    Case("coinbase", "ticker", "recorded", recorded("coinbase/ticker.jsonl"), COINBASE, BBO_ONLY, True),
-    Case("kraken_v1", "ticker", "recorded", recorded("kraken/ticker.jsonl"), KRAKEN_V1, BBO_ONLY, True),
+    Case("kraken_v1", "ticker", "recorded", recorded("kraken/ticker.jsonl"), KRAKEN_V1, KrakenV1TickerFrame,
+         BBO_ONLY, True),
     Case("okx", "tickers (BBO + last; no bbo-tbt)", "recorded",
-         recorded("okx/tickers.jsonl", skip=b'"instId":"BTC-USD-220527"'), OKX, frozenset({Channel.TICKER}), True),
+         recorded("okx/tickers.jsonl", skip=b'"instId":"BTC-USD-220527"'), OKX, OkxTickerMessage,
+         frozenset({Channel.TICKER}), True),
     Case("bybit_linear", "tickers (BBO + last)", "recorded", recorded("bybit/linear_tickers.jsonl"),
-         BYBIT_LINEAR, Channel.ALL, True),
-    Case("bybit_linear", "orderbook.1", "derived", bybit_orderbook_1("linear"), BYBIT_LINEAR, BBO_ONLY, True),
-    Case("bybit", "orderbook.1", "derived", bybit_orderbook_1("spot"), BYBIT_SPOT, BBO_ONLY, True),
-    Case("kraken", "ticker bbo", "synthetic", kraken_v2_tickers, COINBASE, BBO_ONLY, True),
-    Case("okx", "bbo-tbt", "synthetic", okx_bbo_tbt, ["BTC-USDT", "ETH-USDT"], BBO_ONLY, True),
-    Case("bitstamp", "order_book (top 100)", "synthetic", bitstamp_order_books, COINBASE, BBO_ONLY, True),
+         BYBIT_LINEAR, BybitTickerMessage, Channel.ALL, True),
+    Case("bybit_linear", "orderbook.1", "derived", bybit_orderbook_1("linear"), BYBIT_LINEAR, BybitBookMessage,
+         BBO_ONLY, True),
+    Case("bybit", "orderbook.1", "derived", bybit_orderbook_1("spot"), BYBIT_SPOT, BybitBookMessage, BBO_ONLY,
+         True),
+    Case("kraken", "ticker bbo", "synthetic", kraken_v2_tickers, COINBASE, KrakenTickerMessage, BBO_ONLY, True),
+    Case("okx", "bbo-tbt", "synthetic", okx_bbo_tbt, ["BTC-USDT", "ETH-USDT"], OkxBboMessage, BBO_ONLY, True),
+    Case("bitstamp", "order_book (top 100)", "synthetic", bitstamp_order_books, COINBASE, BitstampBookMessage,
+         BBO_ONLY, True),
+    Case("gemini", "l2_updates changes (top level)", "recorded", gemini_l2(changes=True), GEMINI, GeminiL2Updates,
+         BBO_ONLY, True, gemini_l2(changes=False), reconnect_each_pass=False),
+    Case("bitfinex", "book P0 (top level)", "recorded", bitfinex("book", 1), BITFINEX, BitfinexBookUpdate,
+         BBO_ONLY, True, bitfinex("book", 0)),
+    Case("bitfinex", "ticker (BBO + last; no book)", "recorded", bitfinex("ticker", 1), BITFINEX, BitfinexTicker,
+         frozenset({Channel.TICKER}), True, bitfinex("ticker", 0)),
     # trades
-    Case("binance", "aggTrade", "recorded", recorded("binance/aggTrade.jsonl"), BINANCE),
-    Case("binance_usdm_market", "aggTrade", "recorded", recorded("binance_usdm/aggTrade.jsonl"), BINANCE_USDM),
-    Case("coinbase", "market_trades", "recorded", recorded("coinbase/market_trades.jsonl"), COINBASE),
-    Case("kraken_v1", "trade", "recorded", recorded("kraken/trade.jsonl"), KRAKEN_V1),
-    Case("kraken", "trade", "synthetic", kraken_v2_trades, COINBASE),
-    Case("okx", "trades", "recorded", recorded("okx/trades.jsonl", skip=b'"instId":"BTC-USD-220527"'), OKX),
-    Case("bybit_linear", "publicTrade", "recorded", recorded("bybit/linear_publicTrade.jsonl"), BYBIT_LINEAR),
-    Case("bybit", "publicTrade", "recorded", recorded("bybit/spot_publicTrade.jsonl"), BYBIT_SPOT),
-    Case("bitstamp", "live_trades", "recorded", recorded("bitstamp/live_trades.jsonl"), BITSTAMP),
+    Case("binance", "aggTrade", "recorded", recorded("binance/aggTrade.jsonl"), BINANCE, BinanceAggTradeMessage),
+    Case("binance_usdm_market", "aggTrade", "recorded", recorded("binance_usdm/aggTrade.jsonl"), BINANCE_USDM,
+         BinanceAggTradeMessage),
+    Case("coinbase", "market_trades", "recorded", recorded("coinbase/market_trades.jsonl"), COINBASE,
+         CoinbaseTradesMessage),
+    Case("kraken_v1", "trade", "recorded", recorded("kraken/trade.jsonl"), KRAKEN_V1, KrakenV1TradeFrame),
+    Case("kraken", "trade", "synthetic", kraken_v2_trades, COINBASE, KrakenTradeMessage),
+    Case("okx", "trades", "recorded", recorded("okx/trades.jsonl", skip=b'"instId":"BTC-USD-220527"'), OKX,
+         OkxTradeMessage),
+    Case("bybit_linear", "publicTrade", "recorded", recorded("bybit/linear_publicTrade.jsonl"), BYBIT_LINEAR,
+         BybitTradeMessage),
+    Case("bybit", "publicTrade", "recorded", recorded("bybit/spot_publicTrade.jsonl"), BYBIT_SPOT,
+         BybitTradeMessage),
+    Case("bitstamp", "live_trades", "recorded", recorded("bitstamp/live_trades.jsonl"), BITSTAMP,
+         BitstampTradeMessage),
+    Case("gemini", "trade", "recorded", recorded("gemini/trade.jsonl"), GEMINI, GeminiTradeMessage),
+    Case("bitfinex", "trades te", "derived", bitfinex("trades", 1), BITFINEX, BitfinexTradeUpdate,
+         frozenset({Channel.TRADES}), False, bitfinex("trades", 0)),
     # other
-    Case("bybit", "tickers (last price)", "recorded", recorded("bybit/spot_tickers.jsonl"), BYBIT_SPOT),
+    Case("bybit", "tickers (last price)", "recorded", recorded("bybit/spot_tickers.jsonl"), BYBIT_SPOT,
+         BybitTickerMessage),
+    Case("gemini", "l2_updates first message (whole book)", "recorded", gemini_l2(changes=False), GEMINI,
+         GeminiL2Updates, BBO_ONLY),
     # the recorded depth frames as they are: no channel subscribes orderbook.200, so its frames take
     # the general path (decode of any topic, book snapshot + deltas)
     Case("bybit_linear", "orderbook.200 (not subscribed)", "recorded", recorded("bybit/linear_orderbook.jsonl.gz"),
-         BYBIT_LINEAR, BBO_ONLY),
+         BYBIT_LINEAR, BybitBookMessage, BBO_ONLY),
 ]
 
 
@@ -283,37 +386,85 @@ def best_time(run: Callable[[], None], seconds: float, batch_seconds: float = 0.
     return best
 
 
-def measure(case: Case, repeat: int, min_time: float, typed_only: bool) -> tuple[float, float | None, int]:
-    frames = case.frames()
-    adapter = VENUES[case.venue]([parse_symbol(s) for s in case.symbols], case.channels)
+@dataclass(frozen=True)
+class Row:
+    adapter_ns: float
+    wire_ns: float
+    json_loads_ns: float | None
+    simdjson_ns: float | None
+    frames: int
+
+
+def passes(case: Case, frames: list[bytes], with_simdjson: bool) -> dict[str, Callable[[], None]]:
+    """One pass over ``frames`` per way of decoding them; the adapter's first, the reset last."""
+    instruments = [parse_symbol(s, contract_size=CONTRACT_SIZES.get(s, "")) for s in case.symbols]
+    adapter = VENUES[case.venue](instruments, case.channels)
     decode = adapter.decode
-    reset = adapter.on_connected
+    setup = case.setup() if case.setup else []
 
-    def typed() -> None:
-        reset()  # per pass: recorded update ids restart, none is dropped as stale
-        for frame in frames:
+    def reset() -> None:
+        adapter.on_connected()
+        for frame in setup:
             decode(frame, 1)
-
-    loads = json.loads
-
-    def generic() -> None:
-        for frame in frames:
-            loads(frame)
 
     reset()
     events = sum(len(decode(frame, 1)) for frame in frames)
     if adapter.stats.errors or not events:
         raise SystemExit(f"{case.venue} {case.label}: frames dropped while benchmarking: {adapter.stats.errors}")
+    wire_decode = msgspec.json.Decoder(case.wire).decode
+    loads = json.loads
+
+    def typed() -> None:
+        if case.reconnect_each_pass:
+            reset()  # per pass: recorded update ids restart, none is dropped as stale
+        for frame in frames:
+            decode(frame, 1)
+
+    def wire() -> None:
+        for frame in frames:
+            wire_decode(frame)
+
+    def generic() -> None:
+        for frame in frames:
+            loads(frame)
+
+    ways = {"adapter": typed, "wire": wire, "json_loads": generic}
+    if with_simdjson:
+        import simdjson
+
+        parse = simdjson.Parser().parse
+
+        def lazy() -> None:
+            for frame in frames:
+                parse(frame)
+
+        ways["simdjson"] = lazy
+    ways["reset"] = reset if case.reconnect_each_pass else lambda: None
+    return ways
+
+
+def measure(case: Case, repeat: int, min_time: float, typed_only: bool, with_simdjson: bool) -> Row:
+    frames = case.frames()
+    ways = passes(case, frames, with_simdjson)
+    reset = ways.pop("reset")
+    if typed_only:
+        ways = {"adapter": ways["adapter"], "wire": ways["wire"]}
+    runs: dict[str, list[float]] = {way: [] for way in ways}
     n = len(frames)
-    typed_runs: list[float] = []
-    generic_runs: list[float] = []
-    for _ in range(repeat):  # alternated, so that both see the same conditions on the machine
-        # the reset is not decoding: its cost is measured alone and taken off each pass
-        typed_runs.append((best_time(typed, min_time) - best_time(reset, min_time / 4)) / n)
-        if not typed_only:
-            generic_runs.append(best_time(generic, min_time) / n)
-    generic_ns = statistics.median(generic_runs) if generic_runs else None
-    return statistics.median(typed_runs), generic_ns, n
+    for _ in range(repeat):  # alternated, so that all see the same conditions on the machine
+        for way, run in ways.items():
+            runs[way].append(best_time(run, min_time) / n)
+        # the reset is not decoding: its cost is measured alone and taken off each adapter pass
+        runs["adapter"][-1] -= best_time(reset, min_time / 4) / n
+    medians = {way: statistics.median(figures) for way, figures in runs.items()}
+    return Row(medians["adapter"], medians["wire"], medians.get("json_loads"), medians.get("simdjson"), n)
+
+
+def speed_up(baseline_ns: float | None, ns: float, bbo: bool) -> str:
+    if baseline_ns is None:
+        return "-"
+    met = "" if not bbo else (" ✓" if baseline_ns / ns >= TARGET else " ✗")
+    return f"{baseline_ns / ns:.1f}x{met}"
 
 
 def main() -> int:
@@ -322,28 +473,29 @@ def main() -> int:
     parser.add_argument("--min-time", type=float, default=0.2, help="seconds per measurement")
     parser.add_argument("--only", default="", help="rows whose venue or channel contains this text")
     parser.add_argument("--typed-only", action="store_true", help="skip the json.loads baseline")
+    parser.add_argument("--simdjson", action="store_true", help="add pysimdjson's lazy parse")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
     print(f"python {platform.python_version()} ({sys.executable}); ns per frame, median of "
           f"{args.repeat} repeats of the fastest 2 ms batch in {args.min_time} s")
-    print("| venue | channel | frames | source | BBO | typed decode | json.loads | speed-up |")
-    print("|---|---|---:|---|:-:|---:|---:|---:|")
+    simdjson_head = (" simdjson lazy |", "---:|") if args.simdjson else ("", "")
+    print(f"| venue | channel | frames | source | BBO | adapter | wire (msgspec) | json.loads |{simdjson_head[0]}"
+          " adapter speed-up | wire speed-up |")
+    print(f"|---|---|---:|---|:-:|---:|---:|---:|{simdjson_head[1]}---:|---:|")
     rows = []
     for case in CASES:
         if args.only and args.only not in f"{case.venue} {case.label}":
             continue
-        typed_ns, generic_ns, count = measure(case, args.repeat, args.min_time, args.typed_only)
-        if generic_ns is None:
-            ratio = "-"
-            generic = "-"
-        else:
-            met = "" if not case.bbo else (" ✓" if generic_ns / typed_ns >= TARGET else " ✗")
-            ratio = f"{generic_ns / typed_ns:.1f}x{met}"
-            generic = f"{generic_ns:.0f}"
-        print(f"| {case.venue} | {case.label} | {count} | {case.source} | {'yes' if case.bbo else ''} | "
-              f"{typed_ns:.0f} | {generic} | {ratio} |", flush=True)
-        rows.append({"venue": case.venue, "channel": case.label, "frames": count, "source": case.source,
-                     "bbo": case.bbo, "typed_ns": typed_ns, "json_loads_ns": generic_ns})
+        row = measure(case, args.repeat, args.min_time, args.typed_only, args.simdjson)
+        generic = "-" if row.json_loads_ns is None else f"{row.json_loads_ns:.0f}"
+        simdjson_cell = f" {row.simdjson_ns:.0f} |" if row.simdjson_ns is not None else ""
+        print(f"| {case.venue} | {case.label} | {row.frames} | {case.source} | {'yes' if case.bbo else ''} | "
+              f"{row.adapter_ns:.0f} | {row.wire_ns:.0f} | {generic} |{simdjson_cell} "
+              f"{speed_up(row.json_loads_ns, row.adapter_ns, case.bbo)} | "
+              f"{speed_up(row.json_loads_ns, row.wire_ns, case.bbo)} |", flush=True)
+        rows.append({"venue": case.venue, "channel": case.label, "frames": row.frames, "source": case.source,
+                     "bbo": case.bbo, "typed_ns": row.adapter_ns, "wire_ns": row.wire_ns,
+                     "json_loads_ns": row.json_loads_ns, "simdjson_lazy_ns": row.simdjson_ns})
     if args.json:
         args.json.write_text(json.dumps({"python": sys.version, "executable": sys.executable, "rows": rows},
                                         indent=1))

@@ -12,6 +12,7 @@ from tickwire.instruments import Instrument
 from tickwire.model import Event
 
 __all__ = [
+    "DECODE_ERRORS",
     "NO_EVENTS",
     "UNSEEN",
     "AdapterBase",
@@ -21,15 +22,20 @@ __all__ = [
     "TopOfBookState",
     "VenueAdapter",
     "failure_reason",
+    "narrowed",
     "parse_json_number",
     "price_reason",
     "quote_rejection",
+    "single",
     "symbol_states",
     "tagged_union",
     "validation_reason",
 ]
 
 NO_EVENTS: tuple[Event, ...] = ()
+# What msgspec raises for bytes that are not the JSON asked for: msgspec.DecodeError (and its
+# ValidationError), or UnicodeDecodeError for a string it reads that is not UTF-8.
+DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError)
 UNSEEN = -1  # a top-of-book field the venue has not sent yet on this connection
 
 
@@ -164,7 +170,7 @@ def failure_reason(error: ValueError) -> str:
         return price_reason(error)
     if isinstance(error, msgspec.ValidationError):
         return validation_reason(str(error))
-    if isinstance(error, msgspec.DecodeError):
+    if isinstance(error, DECODE_ERRORS):
         return "malformed_json"
     return "wrong_type"  # a time, id or other text field that does not hold what it must
 
@@ -186,6 +192,40 @@ def _tagged(struct: type[msgspec.Struct], tag_field: str, tag: str) -> Any:
             struct.__name__, [], bases=(struct,), tag_field=tag_field, tag=tag, gc=False
         )
     return subclass
+
+
+# (struct, (field, type), ...) -> its narrowed subclass; bounded like _TAGGED
+_NARROWED: dict[tuple, Any] = {}
+
+
+def narrowed(struct: type[msgspec.Struct], **fields: Any) -> Any:
+    """A subclass of ``struct`` whose ``fields`` have the given types instead, one class per
+    distinct request.
+
+    A narrower type makes msgspec check more while it parses, in C, and a frame that differs fail
+    to decode: a ``Literal`` of the subscribed symbols, a field required that may be absent
+    elsewhere, ``single(...)`` for a list of one. A Literal field reads as the Literal's own
+    string, so looking it up in a dict keyed by those strings hashes nothing.
+    """
+    key = (struct, *fields.items())
+    subclass = _NARROWED.get(key)
+    if subclass is None:
+        subclass = _NARROWED[key] = msgspec.defstruct(struct.__name__, list(fields.items()), bases=(struct,), gc=False)
+    return subclass
+
+
+_SINGLES: dict[Any, Any] = {}
+
+
+def single(item_type: Any) -> Any:
+    """The struct of a JSON array of exactly one ``item_type``, read as its ``item``; an array of
+    any other length fails to decode (msgspec.ValidationError)."""
+    struct = _SINGLES.get(item_type)
+    if struct is None:
+        struct = _SINGLES[item_type] = msgspec.defstruct(
+            "Single", [("item", item_type)], array_like=True, forbid_unknown_fields=True, gc=False
+        )
+    return struct
 
 
 def tagged_union(tag_field: str, members: dict[str, type[msgspec.Struct]]) -> tuple[Any, dict[type, str]]:
@@ -220,7 +260,8 @@ class VenueAdapter(Protocol):
     """A venue's protocol, without I/O: where to connect, what to send, how to read frames.
 
     One adapter is one connection. ``instrument_kinds`` says which canonical instruments it
-    carries ("" for spot, "PERP" for perpetual swaps). The transport calls ``on_connected`` once
+    carries ("" for spot, "PERP" for perpetual swaps) and ``perp_quotes``, where set, the only
+    quote currencies of its perpetuals (a USD-margined linear venue has no ``BTC-USD-PERP``). The transport calls ``on_connected`` once
     per new connection and sends what it returns,
     then feeds every text frame to ``decode`` with the receive time, and sends
     ``keepalive_message()`` every ``keepalive_interval`` seconds when that is not None.
@@ -229,6 +270,7 @@ class VenueAdapter(Protocol):
     name: ClassVar[str]
     default_url: ClassVar[str]
     instrument_kinds: ClassVar[frozenset[str]]
+    perp_quotes: ClassVar[frozenset[str] | None]
     keepalive_interval: ClassVar[float | None]
     max_connection_age: ClassVar[float | None]
     stats: DecodeStats
@@ -255,6 +297,7 @@ class AdapterBase:
     name: ClassVar[str]
     default_url: ClassVar[str]
     instrument_kinds: ClassVar[frozenset[str]] = frozenset({""})  # spot
+    perp_quotes: ClassVar[frozenset[str] | None] = None  # any
     keepalive_interval: ClassVar[float | None] = None
     keepalive: ClassVar[bytes | None] = None  # what keepalive_message() sends
     max_connection_age: ClassVar[float | None] = None
@@ -290,7 +333,7 @@ class AdapterBase:
             return decoder.decode(payload)
         except msgspec.ValidationError as exc:
             self.stats.error("unknown_message", str(exc))
-        except msgspec.DecodeError as exc:
+        except DECODE_ERRORS as exc:
             self.stats.error("malformed_json", str(exc))
         return None
 

@@ -7,16 +7,19 @@ answers with a pong; connections are cut after 24 h, so the session reconnects b
 
 from __future__ import annotations
 
-from typing import ClassVar, Sequence
+from typing import Any, Callable, ClassVar, Literal, Sequence
 
 import msgspec
 
 from tickwire.instruments import Instrument
 from tickwire.model import BUY, SELL, Event, Quote, Ticker, Trade
 from tickwire.venues.base import (
+    DECODE_ERRORS,
     NO_EVENTS,
     AdapterBase,
     Channel,
+    SymbolState,
+    narrowed,
     quote_rejection,
     symbol_states,
     tagged_union,
@@ -152,7 +155,7 @@ class BinanceSpot(AdapterBase):
         self._next_request_id = 1
         self._pending: dict[int, list[str]] = {}
         self.subscribed: set[str] = set()
-        handlers = {
+        handlers: dict[bytes, Callable[[SymbolState, Any, int], Sequence[Event]]] = {
             b"bookTicker": self._book_ticker,
             b"aggTrade": self._agg_trade,
             b"trade": self._trade,
@@ -160,12 +163,22 @@ class BinanceSpot(AdapterBase):
         }
         self._fast_path = {k: (_FRAME_DECODERS[k].decode, h) for k, h in handlers.items()}
         self._slow_path = {k: (_DATA_DECODERS[k].decode, h) for k, h in handlers.items()}
-        # The frames of the subscribed streams, each parsed once into its typed struct: msgspec
-        # picks the struct by the stream name (the tag) as it reads the frame.
-        kinds = {stream: stream.rpartition("@")[2].encode() for stream in self.streams}
-        decoder, tags = tagged_union("stream", {s: _STREAM_KINDS[k][0] for s, k in kinds.items()})
+        # The frames of the subscribed streams, each parsed once: msgspec picks the struct by
+        # the stream name (the tag) and checks that ``s`` is a subscribed symbol as it reads the
+        # frame, giving that symbol's own string (so the state lookup cannot miss and hashes
+        # nothing). The data structs are shared by all streams of a kind, so the attribute
+        # reads of the handlers always meet the same class.
+        names = Literal[tuple(self._symbols)]  # type: ignore[valid-type]
+        frame_structs = {}
+        routes = {}
+        for stream in self.streams:
+            kind = stream.rpartition("@")[2]
+            frame_struct, data_struct = _STREAM_KINDS[kind.encode()]
+            frame_structs[stream] = narrowed(frame_struct, data=narrowed(data_struct, s=names))
+            routes[stream] = (handlers[kind.encode()], kind)
+        decoder, tags = tagged_union("stream", frame_structs)
         self._decode_subscribed = decoder.decode
-        self._subscribed_routes = {struct: (handlers[kinds[s]], kinds[s]) for struct, s in tags.items()}
+        self._subscribed_routes = {struct: routes[stream] for struct, stream in tags.items()}
 
     def on_connected(self) -> list[bytes]:
         """Forget per-connection state; return the SUBSCRIBE requests to send, in order."""
@@ -194,13 +207,15 @@ class BinanceSpot(AdapterBase):
         try:
             message = self._decode_subscribed(payload)
             handle, kind = self._subscribed_routes[message.__class__]
-        except (msgspec.DecodeError, KeyError):
-            # Not a well-formed frame of a subscribed stream: a reply, an error, another stream.
+        except (*DECODE_ERRORS, KeyError):
+            # Not a well-formed frame of a subscribed stream with a subscribed symbol: a reply,
+            # an error, another stream or symbol, a bad frame.
             return self._decode_other(payload, recv_ns)
+        data = message.data
         try:
-            return handle(message.data, recv_ns)
+            return handle(self._symbols[data.s], data, recv_ns)
         except ValueError as exc:  # a number the price cache refuses
-            self._count_failure(exc, kind.decode())
+            self._count_failure(exc, kind)
             return NO_EVENTS
 
     def _decode_other(self, payload: bytes, recv_ns: int) -> Sequence[Event]:
@@ -214,7 +229,7 @@ class BinanceSpot(AdapterBase):
                 return NO_EVENTS
             decode_frame, handle = route
             try:
-                return handle(decode_frame(payload).data, recv_ns)
+                return self._handle(handle, decode_frame(payload).data, recv_ns)
             except ValueError as exc:
                 self._count_failure(exc, kind.decode())
                 return NO_EVENTS
@@ -230,10 +245,18 @@ class BinanceSpot(AdapterBase):
             return NO_EVENTS
         decode_data, handle = route
         try:
-            return handle(decode_data(frame.data), recv_ns)
+            return self._handle(handle, decode_data(frame.data), recv_ns)
         except ValueError as exc:
             self._count_failure(exc, kind.decode())
             return NO_EVENTS
+
+    def _handle(
+        self, handle: Callable[[SymbolState, Any, int], Sequence[Event]], msg: Any, recv_ns: int
+    ) -> Sequence[Event]:
+        state = self._state(msg.s)
+        if state is None:
+            return NO_EVENTS
+        return handle(state, msg, recv_ns)
 
     def _control(self, frame: BinanceFrame) -> Sequence[Event]:
         stats = self.stats
@@ -253,37 +276,33 @@ class BinanceSpot(AdapterBase):
         stats.error("unknown_message", frame.e or "no stream, id or event")
         return NO_EVENTS
 
-    def _book_ticker(self, msg: BinanceBookTicker, recv_ns: int) -> Sequence[Event]:
-        state = self._symbols.get(msg.s)
-        if state is None:
-            self.stats.error("unknown_symbol", msg.s)
-            return NO_EVENTS
+    def _book_ticker(self, state: SymbolState, msg: BinanceBookTicker, recv_ns: int) -> Sequence[Event]:
         price_memo = state.price_memo
         size_memo = state.size_memo
         bid = price_memo.get(msg.b) or state.prices.parse(msg.b)
         ask = price_memo.get(msg.a) or state.prices.parse(msg.a)
         bid_size = size_memo.get(msg.B) or state.sizes.parse(msg.B)
         ask_size = size_memo.get(msg.A) or state.sizes.parse(msg.A)
-        if not (0 < bid < ask) or not (bid_size and ask_size):
+        u = msg.u
+        if 0 < bid < ask and bid_size > 0 and ask_size > 0 and u > state.last_update_id:
+            state.last_update_id = u
+            return (Quote(self.name, state.symbol, bid, bid_size, ask, ask_size, recv_ns, msg.T * MS, u),)
+        if not (0 < bid < ask and bid_size > 0 and ask_size > 0):
             reason = quote_rejection(bid, bid_size, ask, ask_size)
             self.stats.error(reason, f"{msg.s} bid={msg.b}x{msg.B} ask={msg.a}x{msg.A}")
-            return NO_EVENTS
-        if msg.u <= state.last_update_id:
-            self.stats.error("stale_update", f"{msg.s} u={msg.u} after {state.last_update_id}")
-            return NO_EVENTS
-        state.last_update_id = msg.u
-        return (
-            Quote(self.name, state.symbol, bid, bid_size, ask, ask_size, recv_ns, msg.T * MS, msg.u),
-        )
+        else:
+            self.stats.error("stale_update", f"{msg.s} u={u} after {state.last_update_id}")
+        return NO_EVENTS
 
-    def _agg_trade(self, msg: BinanceAggTrade, recv_ns: int) -> Sequence[Event]:
-        return self._trade_event(msg.s, msg.p, msg.q, msg.m, msg.a, msg.T, recv_ns)
+    def _agg_trade(self, state: SymbolState, msg: BinanceAggTrade, recv_ns: int) -> Sequence[Event]:
+        return self._trade_event(state, msg.s, msg.p, msg.q, msg.m, msg.a, msg.T, recv_ns)
 
-    def _trade(self, msg: BinanceTrade, recv_ns: int) -> Sequence[Event]:
-        return self._trade_event(msg.s, msg.p, msg.q, msg.m, msg.t, msg.T, recv_ns)
+    def _trade(self, state: SymbolState, msg: BinanceTrade, recv_ns: int) -> Sequence[Event]:
+        return self._trade_event(state, msg.s, msg.p, msg.q, msg.m, msg.t, msg.T, recv_ns)
 
     def _trade_event(
         self,
+        state: SymbolState,
         name: str,
         price_text: str,
         size_text: str,
@@ -292,9 +311,6 @@ class BinanceSpot(AdapterBase):
         trade_ms: int,
         recv_ns: int,
     ) -> Sequence[Event]:
-        state = self._state(name)
-        if state is None:
-            return NO_EVENTS
         price = state.prices.parse(price_text)
         size = state.sizes.parse(size_text)
         if price <= 0 or size <= 0:
@@ -303,10 +319,7 @@ class BinanceSpot(AdapterBase):
         side = SELL if buyer_is_maker else BUY
         return (Trade(self.name, state.symbol, price, size, side, trade_id, recv_ns, trade_ms * MS),)
 
-    def _ticker(self, msg: BinanceTicker, recv_ns: int) -> Sequence[Event]:
-        state = self._state(msg.s)
-        if state is None:
-            return NO_EVENTS
+    def _ticker(self, state: SymbolState, msg: BinanceTicker, recv_ns: int) -> Sequence[Event]:
         last = state.prices.parse(msg.c)
         if last <= 0:
             self.stats.error("zero_price", f"{msg.s} c={msg.c}")

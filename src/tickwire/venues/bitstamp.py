@@ -18,10 +18,12 @@ import msgspec
 from tickwire.instruments import Instrument
 from tickwire.model import BUY, SELL, Event, Quote, Trade
 from tickwire.venues.base import (
+    DECODE_ERRORS,
     NO_EVENTS,
     AdapterBase,
     Channel,
     SymbolState,
+    narrowed,
     quote_rejection,
     symbol_states,
     validation_reason,
@@ -64,6 +66,16 @@ class BitstampBook(msgspec.Struct, gc=False):
     asks: msgspec.Raw
 
 
+class _ExactLevel(BitstampLevel, forbid_unknown_fields=True):
+    """A level of exactly two strings (what ``best_level`` reads from any level it accepts)."""
+
+
+class _BestLevel(msgspec.Struct, array_like=True, gc=False):
+    """A non-empty book side read as its first level; msgspec skips the other 99 unread."""
+
+    level: _ExactLevel
+
+
 class BitstampTrade(msgspec.Struct, gc=False):
     id: int
     price_str: str
@@ -98,6 +110,11 @@ class BitstampErrorBody(msgspec.Struct, gc=False):
 
 
 _frame_decoder = msgspec.json.Decoder(BitstampFrame)
+# An order_book frame of the usual shape, read in one pass without copying the sides; any other
+# shape (an empty side, an odd first level) fails to decode into it and takes the general path.
+_decode_top_of_book = msgspec.json.Decoder(
+    narrowed(BitstampBookMessage, data=narrowed(BitstampBook, bids=_BestLevel, asks=_BestLevel))
+).decode
 _error_decoder = msgspec.json.Decoder(BitstampErrorBody)
 _level_decoder = msgspec.json.Decoder(BitstampLevel)
 # channel prefix: (decoder of the whole frame, decoder of its "data" alone, event name)
@@ -169,6 +186,7 @@ class BitstampSpot(AdapterBase):
         prefixes = [p for c, p in ((Channel.BBO, BOOK_PREFIX), (Channel.TRADES, TRADES_PREFIX)) if c in channels]
         # channel name -> its instrument, for the channels subscribed only
         self._channels = {prefix + name: state for prefix in prefixes for name, state in states.items()}
+        self._books = {channel: state for channel, state in self._channels.items() if channel.startswith(BOOK_PREFIX)}
         if len(self._channels) > MAX_CHANNELS_PER_CONNECTION:
             raise ValueError(
                 f"bitstamp: {len(self._channels)} channels, more than the "
@@ -193,10 +211,21 @@ class BitstampSpot(AdapterBase):
         at = payload.rfind(_CHANNEL_KEY)
         if at >= 0:
             start = at + _CHANNEL_KEY_LENGTH
-            channel = payload[start : payload.find(b'"', start)]
-            if channel.startswith(_BOOK_PREFIX):
+            if payload.startswith(_BOOK_PREFIX, start):
+                # Read the best levels in one pass and leave the other 99 a side unread; any
+                # other shape, or a field refused, is read and counted below.
+                try:
+                    top = _decode_top_of_book(payload)
+                    state = self._books.get(top.channel)
+                    if state is not None and top.event == "data":
+                        book = top.data
+                        return self._quote(
+                            state, _microseconds(book.microtimestamp), book.bids.level, book.asks.level, recv_ns
+                        )
+                except ValueError:
+                    pass
                 kind: str | None = BOOK_PREFIX
-            elif channel.startswith(_TRADES_PREFIX):
+            elif payload.startswith(_TRADES_PREFIX, start):
                 kind = TRADES_PREFIX
             else:
                 kind = None
@@ -204,10 +233,10 @@ class BitstampSpot(AdapterBase):
                 decode_frame, _, event = _KINDS[kind]
                 try:
                     message = decode_frame.decode(payload)
-                except msgspec.DecodeError:
+                except DECODE_ERRORS:
                     pass  # an acknowledgement for that channel, or a bad frame: read it below
                 else:
-                    if message.event == event:
+                    if message.event == event and message.channel.startswith(kind):
                         return self._decoded(kind, message.channel, message.data, recv_ns)
         return self._decode_other(payload, recv_ns)
 
@@ -227,10 +256,16 @@ class BitstampSpot(AdapterBase):
         elif event in ("data", "trade"):
             for kind, (_, decode_data, kind_event) in _KINDS.items():
                 if channel.startswith(kind) and event == kind_event:
+                    if not frame.data:
+                        stats.error("missing_field", f"{channel}: no data")
+                        return NO_EVENTS
                     try:
                         data = decode_data.decode(frame.data)
                     except msgspec.ValidationError as exc:
                         stats.error(validation_reason(str(exc)), f"{channel}: {exc}")
+                        return NO_EVENTS
+                    except UnicodeDecodeError as exc:  # a string of the data that is not UTF-8
+                        stats.error("malformed_json", f"{channel}: {exc}")
                         return NO_EVENTS
                     return self._decoded(kind, channel, data, recv_ns)
             if channel.startswith(UNSUBSCRIBED_PREFIXES):
@@ -244,7 +279,7 @@ class BitstampSpot(AdapterBase):
     def _error_event(self, frame: BitstampFrame) -> None:
         try:
             body = _error_decoder.decode(frame.data)
-        except msgspec.DecodeError:
+        except DECODE_ERRORS:
             body = BitstampErrorBody(message=bytes(frame.data).decode(errors="replace")[:200])
         code = "" if body.code is None else f" {body.code}"
         message = f"bitstamp error{code}: {body.message or 'no message'}"
@@ -277,6 +312,13 @@ class BitstampSpot(AdapterBase):
             side = "bids" if best_bid is None else "asks"
             self.stats.error("missing_field", f"{state.symbol} book: no {side}")
             return NO_EVENTS
+        return self._quote(state, microtimestamp, best_bid, best_ask, recv_ns)
+
+    def _quote(
+        self, state: SymbolState, microtimestamp: int, best_bid: BitstampLevel, best_ask: BitstampLevel, recv_ns: int
+    ) -> Sequence[Event]:
+        """The Quote of a book's best levels, or none after counting why; raises ValueError for
+        a number refused, before counting anything."""
         price_memo, size_memo = state.price_memo, state.size_memo
         bid = price_memo.get(best_bid.price) or state.prices.parse(best_bid.price)
         ask = price_memo.get(best_ask.price) or state.prices.parse(best_ask.price)

@@ -17,7 +17,7 @@ price back.
 
 from __future__ import annotations
 
-from typing import ClassVar, Sequence
+from typing import Any, ClassVar, Literal, Sequence
 
 import msgspec
 
@@ -25,11 +25,14 @@ from tickwire.fixedpoint import format_scaled
 from tickwire.instruments import Instrument
 from tickwire.model import BUY, SELL, Event, Quote, Ticker, Trade
 from tickwire.venues.base import (
+    DECODE_ERRORS,
     NO_EVENTS,
     AdapterBase,
     Channel,
     TopOfBookState,
+    narrowed,
     quote_rejection,
+    single,
     symbol_states,
     tagged_union,
 )
@@ -119,14 +122,20 @@ class BybitTickerMessage(msgspec.Struct, gc=False):
     data: BybitTicker
 
 
+def _one_level_push(names: Any) -> Any:
+    """The struct of the usual ``orderbook.1`` push: a snapshot of one level a side of one of the
+    symbols ``names`` (a Literal), read without lists; any other push fails to decode into it."""
+    level = single(tuple[str, str])
+    data = narrowed(BybitBook, s=names, b=level, a=level)
+    return narrowed(BybitBookFrame, type=Literal["snapshot"], data=data)
+
+
 _reply_decoder = msgspec.json.Decoder(BybitReply)
-_TOPIC_STRUCTS = {
-    # topic kind: (struct of a frame routed by its topic, struct of any frame of that kind)
-    b"orderbook": (BybitBookFrame, BybitBookMessage),
-    b"publicTrade": (BybitTradeMessage, BybitTradeMessage),
-    b"tickers": (BybitTickerMessage, BybitTickerMessage),
+_TOPIC_DECODERS = {  # topic kind: decoder of any frame of that kind, topic and all
+    b"orderbook": msgspec.json.Decoder(BybitBookMessage),
+    b"publicTrade": msgspec.json.Decoder(BybitTradeMessage),
+    b"tickers": msgspec.json.Decoder(BybitTickerMessage),
 }
-_TOPIC_DECODERS = {kind: msgspec.json.Decoder(structs[1]) for kind, structs in _TOPIC_STRUCTS.items()}
 _TOPIC_PREFIX = b'{"topic":"'
 _TOPIC_START = len(_TOPIC_PREFIX)
 _encoder = msgspec.json.Encoder()
@@ -241,11 +250,26 @@ class BybitSpot(AdapterBase):
         }
         self._routes = {k: (_TOPIC_DECODERS[k].decode, h) for k, h in handlers.items()}
         # The frames of the subscribed topics, each parsed once: msgspec picks the struct by the
-        # topic (the tag) as it reads the frame.
-        kinds = {topic: topic.partition(".")[0].encode() for topic in self.topics}
-        decoder, tags = tagged_union("topic", {t: _TOPIC_STRUCTS[k][0] for t, k in kinds.items()})
+        # topic (the tag) as it reads the frame. An orderbook.1 push is read as one level a side
+        # of a subscribed symbol (msgspec gives that symbol's own string, so its state lookup
+        # cannot miss and hashes nothing); a push of another shape (a delta, more levels) fails
+        # that decode and takes the general route (``_routes``). The structs are shared by all
+        # topics of a kind, so the handlers' attribute reads always meet the same class.
+        kinds = {
+            Channel.BBO: (_one_level_push(Literal[tuple(self._symbols)]), self._one_level_snapshot),
+            Channel.TICKER: (BybitTickerMessage, self._tickers),
+            Channel.TRADES: (BybitTradeMessage, self._public_trade),
+        }
+        structs: dict[str, Any] = {}
+        routes: dict[str, tuple] = {}
+        for name in self._symbols:
+            for channel in sorted(channels):
+                topic = f"{_TOPIC_KIND[channel]}.{name}"
+                structs[topic], handle = kinds[channel]
+                routes[topic] = (handle, topic)
+        decoder, tags = tagged_union("topic", structs)
         self._decode_subscribed = decoder.decode
-        self._subscribed_routes = {struct: (handlers[kinds[t]], t) for struct, t in tags.items()}
+        self._subscribed_routes = {struct: routes[topic] for struct, topic in tags.items()}
 
     def on_connected(self) -> list[bytes]:
         """Forget per-connection state; return the subscribe requests to send, in order."""
@@ -271,8 +295,9 @@ class BybitSpot(AdapterBase):
         try:
             message = self._decode_subscribed(payload)
             handle, topic = self._subscribed_routes[message.__class__]
-        except (msgspec.DecodeError, KeyError):
-            # Not a well-formed frame of a subscribed topic: a reply, another topic, a bad frame.
+        except (*DECODE_ERRORS, KeyError):
+            # Not a subscribed topic's frame of the usual shape: a reply, another topic, a frame
+            # to read with the general struct of its kind, a bad frame.
             return self._decode_other(payload, recv_ns)
         try:
             return handle(message, topic, recv_ns)
@@ -343,53 +368,75 @@ class BybitSpot(AdapterBase):
         if state is None:
             self.stats.error("unknown_symbol", data.s)
             return NO_EVENTS
-        u = data.u
-        book = self._books.get(topic)
         if msg.type == "snapshot":
-            if len(data.b) == 1 and len(data.a) == 1:  # one level a side (every orderbook.1 push)
-                ((bid_text, bid_size_text),), ((ask_text, ask_size_text),) = data.b, data.a
-                price_memo, size_memo = state.price_memo, state.size_memo
-                bid = price_memo.get(bid_text) or state.prices.parse(bid_text)
-                bid_size = size_memo.get(bid_size_text) or state.sizes.parse(bid_size_text)
-                ask = price_memo.get(ask_text) or state.prices.parse(ask_text)
-                ask_size = size_memo.get(ask_size_text) or state.sizes.parse(ask_size_text)
-                bids, asks = {bid: bid_size}, {ask: ask_size}
-            else:
-                bids, asks = self._levels(state, data)
-                bid, ask = (max(bids) if bids else 0), (min(asks) if asks else 0)  # 0: side empty
-                bid_size, ask_size = bids.get(bid, 0), asks.get(ask, 0)
-            if book is None:
-                book = self._books[topic] = _Book()
-            elif u != 1:  # u == 1: the service restarted and a new sequence begins
-                if u < book.last_u:
-                    self.stats.error("stale_update", f"{topic} snapshot u={u} after {book.last_u}")
-                    return NO_EVENTS
-                if u > book.last_u + 1:
-                    self.stats.sequence_gaps += 1
-            book.bids, book.asks, book.best_bid, book.best_ask, book.last_u = bids, asks, bid, ask, u
-        elif msg.type == "delta":
-            if book is not None and u > book.last_u + 1:
-                self.stats.sequence_gaps += 1
-                del self._books[topic]
-                book = None
-                self._reconnect_requested = True
-            if book is None:  # no snapshot on this connection, or none since a gap
-                self.stats.error("stale_update", f"{topic} delta u={u} without a current snapshot")
-                return NO_EVENTS
-            if u <= book.last_u:
-                self.stats.error("stale_update", f"{topic} delta u={u} after {book.last_u}")
-                return NO_EVENTS
             bids, asks = self._levels(state, data)
-            before = book.top()
-            book.update(bids, asks)
-            book.last_u = u
-            top = book.top()
-            if top == before:
-                return NO_EVENTS  # a change below the top of the book
-            bid, bid_size, ask, ask_size = top
-        else:
+            bid, ask = (max(bids) if bids else 0), (min(asks) if asks else 0)  # 0: side empty
+            return self._snapshot(msg, topic, state, bids, asks, bid, bids.get(bid, 0), ask, asks.get(ask, 0), recv_ns)
+        if msg.type != "delta":
             self.stats.error("unknown_message", f"{topic} type {msg.type!r}")
             return NO_EVENTS
+        u = data.u
+        book = self._books.get(topic)
+        if book is not None and u > book.last_u + 1:
+            self.stats.sequence_gaps += 1
+            del self._books[topic]
+            book = None
+            self._reconnect_requested = True
+        if book is None:  # no snapshot on this connection, or none since a gap
+            self.stats.error("stale_update", f"{topic} delta u={u} without a current snapshot")
+            return NO_EVENTS
+        if u <= book.last_u:
+            self.stats.error("stale_update", f"{topic} delta u={u} after {book.last_u}")
+            return NO_EVENTS
+        bids, asks = self._levels(state, data)
+        before = book.top()
+        book.update(bids, asks)
+        book.last_u = u
+        top = book.top()
+        if top == before:
+            return NO_EVENTS  # a change below the top of the book
+        bid, bid_size, ask, ask_size = top
+        return self._quote(state, bid, bid_size, ask, ask_size, data.seq, recv_ns, (msg.cts or msg.ts) * MS)
+
+    def _one_level_snapshot(self, msg: Any, topic: str, recv_ns: int) -> Sequence[Event]:
+        """``_orderbook`` for the usual orderbook.1 push (see ``_one_level_push``)."""
+        data = msg.data
+        state = self._symbols[data.s]
+        bid_text, bid_size_text = data.b.item
+        ask_text, ask_size_text = data.a.item
+        price_memo, size_memo = state.price_memo, state.size_memo
+        bid = price_memo.get(bid_text) or state.prices.parse(bid_text)
+        bid_size = size_memo.get(bid_size_text) or state.sizes.parse(bid_size_text)
+        ask = price_memo.get(ask_text) or state.prices.parse(ask_text)
+        ask_size = size_memo.get(ask_size_text) or state.sizes.parse(ask_size_text)
+        return self._snapshot(msg, topic, state, {bid: bid_size}, {ask: ask_size}, bid, bid_size, ask, ask_size, recv_ns)
+
+    def _snapshot(
+        self,
+        msg: BybitBookFrame,
+        topic: str,
+        state: TopOfBookState,
+        bids: dict[int, int],
+        asks: dict[int, int],
+        bid: int,
+        bid_size: int,
+        ask: int,
+        ask_size: int,
+        recv_ns: int,
+    ) -> Sequence[Event]:
+        """Replace the topic's book with a snapshot's levels and quote its top."""
+        data = msg.data
+        u = data.u
+        book = self._books.get(topic)
+        if book is None:
+            book = self._books[topic] = _Book()
+        elif u != 1:  # u == 1: the service restarted and a new sequence begins
+            if u < book.last_u:
+                self.stats.error("stale_update", f"{topic} snapshot u={u} after {book.last_u}")
+                return NO_EVENTS
+            if u > book.last_u + 1:
+                self.stats.sequence_gaps += 1
+        book.bids, book.asks, book.best_bid, book.best_ask, book.last_u = bids, asks, bid, ask, u
         exchange_ns = (msg.cts or msg.ts) * MS
         seq = data.seq
         if 0 < bid < ask and bid_size > 0 and ask_size > 0 and seq >= state.last_update_id:
@@ -502,3 +549,4 @@ class BybitLinear(BybitSpot):
     name: ClassVar[str] = "bybit_linear"
     default_url: ClassVar[str] = BYBIT_LINEAR_URL
     instrument_kinds: ClassVar[frozenset[str]] = frozenset({"PERP"})
+    perp_quotes: ClassVar[frozenset[str] | None] = frozenset({"USDT", "USDC"})  # linear only

@@ -21,6 +21,7 @@ from tickwire.instruments import Instrument
 from tickwire.model import BUY, SELL, Event, Quote, Ticker, Trade
 from tickwire.times import Rfc3339Clock, TimestampError
 from tickwire.venues.base import (
+    DECODE_ERRORS,
     NO_EVENTS,
     UNSEEN,
     AdapterBase,
@@ -205,7 +206,7 @@ class CoinbaseAdvanced(AdapterBase):
         try:
             message = self._decode_subscribed(payload)
             handle = self._subscribed_routes[message.__class__]
-        except (msgspec.DecodeError, KeyError):
+        except (*DECODE_ERRORS, KeyError):
             # Not a well-formed frame of a channel read: an error, another channel, a bad frame.
             return self._decode_other(payload, recv_ns)
         sequence_num = message.sequence_num
@@ -249,7 +250,7 @@ class CoinbaseAdvanced(AdapterBase):
         except msgspec.ValidationError as exc:
             self.stats.error(validation_reason(str(exc)), str(exc))
             return NO_EVENTS
-        except msgspec.DecodeError as exc:
+        except DECODE_ERRORS as exc:
             self.stats.error("malformed_json", str(exc))
             return NO_EVENTS
         if not self._in_sequence(message.sequence_num):

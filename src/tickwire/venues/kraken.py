@@ -24,6 +24,7 @@ from tickwire.instruments import Instrument
 from tickwire.model import BUY, SELL, Event, Quote, Ticker, Trade
 from tickwire.times import Rfc3339Clock
 from tickwire.venues.base import (
+    DECODE_ERRORS,
     NO_EVENTS,
     AdapterBase,
     Channel,
@@ -211,7 +212,7 @@ class KrakenSpot(KrakenBase):
             message = _message_decoder.decode(payload)
         except msgspec.ValidationError as exc:
             return self._reply(payload, exc)
-        except msgspec.DecodeError as exc:
+        except DECODE_ERRORS as exc:
             self.stats.error("malformed_json", str(exc))
             return NO_EVENTS
         try:

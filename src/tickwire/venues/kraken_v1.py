@@ -18,7 +18,7 @@ import msgspec
 from tickwire.instruments import Instrument
 from tickwire.model import BUY, SELL, Event, Quote, Ticker, Trade
 from tickwire.times import decimal_seconds_to_ns
-from tickwire.venues.base import NO_EVENTS, Channel, quote_rejection
+from tickwire.venues.base import DECODE_ERRORS, NO_EVENTS, Channel, quote_rejection
 from tickwire.venues.kraken import KrakenBase, kraken_symbols
 
 __all__ = [
@@ -152,7 +152,7 @@ class KrakenSpotV1(KrakenBase):
                 else:
                     frame = _decode_trade_frame(payload)
                     handle = self._trades if frame.channel_name == "trade" else None
-            except (msgspec.DecodeError, IndexError):
+            except (*DECODE_ERRORS, IndexError):
                 pass
         if handle is None:
             return self._decode_other(payload, recv_ns)
@@ -178,7 +178,7 @@ class KrakenSpotV1(KrakenBase):
     def _unknown_array(self, payload: bytes, kind: bytes) -> Sequence[Event]:
         try:
             _any_decoder.decode(payload)
-        except msgspec.DecodeError as exc:
+        except DECODE_ERRORS as exc:
             self.stats.error("malformed_json", str(exc))
             return NO_EVENTS
         self.stats.error("unknown_message", f"channel {kind[:32]!r}")

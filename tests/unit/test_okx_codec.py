@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
 import json
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from hypothesis import given
@@ -16,7 +17,7 @@ from tickwire.venues.base import Channel
 from tickwire.venues.okx import OkxPublic
 from tickwire.venues.registry import VENUES, instruments_for
 
-from .venue_cases import assert_dropped, assert_no_invalid_quote, connected, recorded_lines, scaled
+from .venue_cases import FIXTURES, assert_dropped, assert_no_invalid_quote, recorded_lines, scaled
 
 # The recording also subscribed the dated future BTC-USD-220527 (cryptofeed: BTC-USD-22K27).
 # Canonical names have no dated-future kind yet, so it is not subscribed here: its frames are
@@ -24,6 +25,10 @@ from .venue_cases import assert_dropped, assert_no_invalid_quote, connected, rec
 RECORDED_SYMBOLS = ["BTC-USDT", "UNI-USD-PERP"]
 INST_ID_TO_CANONICAL = {"BTC-USDT": "BTC-USDT", "UNI-USD-SWAP": "UNI-USD-PERP"}
 DATED_FUTURE = "BTC-USD-220527"
+SWAP_URL = "https://www.okx.com/api/v5/public/instruments?instType=SWAP"
+# OKX's swap list, recorded with the frames: UNI-USD-SWAP is inverse, 10 USD a contract
+SWAP_LIST = gzip.decompress((FIXTURES / "okx" / "instruments_swap.json.gz").read_bytes())
+UNI_CONTRACT_USD = 10
 
 
 def lines(name: str) -> list[bytes]:
@@ -31,11 +36,28 @@ def lines(name: str) -> list[bytes]:
 
 
 def recorded_venue(channels=frozenset({Channel.TICKER, Channel.TRADES})) -> OkxPublic:
-    return connected(OkxPublic, RECORDED_SYMBOLS, channels)
+    venue = OkxPublic([parse_symbol(s) for s in RECORDED_SYMBOLS], channels)
+    venue.load_metadata(SWAP_URL, SWAP_LIST)
+    venue.on_connected()
+    return venue
 
 
 def btc_venue(channels=Channel.ALL) -> OkxPublic:
-    return connected(OkxPublic, ["BTC-USDT", "BTC-USDT-PERP"], channels)
+    """Spot and the linear swap, whose contract (0.01 BTC) is pinned."""
+    venue = OkxPublic(
+        [parse_symbol("BTC-USDT"), parse_symbol("BTC-USDT-PERP", contract_size="0.01 BTC")], channels
+    )
+    venue.on_connected()
+    return venue
+
+
+def base_size(inst_id: str, size: str, price: str) -> int:
+    """A recorded size in the base currency at scale 8: UNI-USD-SWAP sizes count contracts of 10
+    USD, so their value over the price, rounded half up (an independent reading, via Decimal)."""
+    if inst_id != "UNI-USD-SWAP":
+        return scaled(size)
+    value = Decimal(size) * UNI_CONTRACT_USD / Decimal(price)
+    return int(value.scaleb(8).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def bbo(seq=123456, bid=("67012.5", "0.5721"), ask=("67012.6", "2.4012"), inst="BTC-USDT",
@@ -73,8 +95,13 @@ def test_every_recorded_ticker_decodes_to_the_values_in_its_frame():
         assert isinstance(quote, Quote) and isinstance(last, Ticker)
         assert quote.venue == last.venue == "okx"
         assert quote.symbol == last.symbol == INST_ID_TO_CANONICAL[data["instId"]]
-        assert (quote.bid, quote.bid_size) == (scaled(data["bidPx"]), scaled(data["bidSz"]))
-        assert (quote.ask, quote.ask_size) == (scaled(data["askPx"]), scaled(data["askSz"]))
+        inst_id = data["instId"]
+        assert (quote.bid, quote.bid_size) == (
+            scaled(data["bidPx"]), base_size(inst_id, data["bidSz"], data["bidPx"])
+        )
+        assert (quote.ask, quote.ask_size) == (
+            scaled(data["askPx"]), base_size(inst_id, data["askSz"], data["askPx"])
+        )
         assert last.last == scaled(data["last"])
         assert quote.exchange_ns == last.exchange_ns == int(data["ts"]) * 10**6
         assert quote.recv_ns == recv_ns
@@ -112,25 +139,31 @@ def test_recorded_trades_agree_with_the_frame_and_with_cryptofeed():
         assert len(events) == len(message["data"])
         for trade, data in zip(events, message["data"]):
             assert isinstance(trade, Trade)
-            assert (trade.price, trade.size) == (scaled(data["px"]), scaled(data["sz"]))
+            assert (trade.price, trade.size) == (
+                scaled(data["px"]), base_size(data["instId"], data["sz"], data["px"])
+            )
             assert trade.trade_id == int(data["tradeId"])
         trades += events
     assert len(trades) == len(expected) == 70
     for trade, theirs in zip(trades, expected):
         assert trade.symbol == theirs["symbol"]
         assert Decimal(format_scaled(trade.price, 8)) == Decimal(theirs["price"])
-        assert Decimal(format_scaled(trade.size, 8)) == Decimal(theirs["amount"])
+        # cryptofeed reports swap amounts as OKX sends them, in contracts
+        their_size = base_size(theirs["symbol"].replace("-PERP", "-SWAP"), theirs["amount"], theirs["price"])
+        assert trade.size == their_size
         assert trade.side == (BUY if theirs["side"] == "buy" else SELL)
         assert str(trade.trade_id) == theirs["id"]
         assert trade.exchange_ns == int(Decimal(str(theirs["timestamp"])) * 10**9)
     assert venue.stats.errors == {"unknown_symbol": 4}
 
 
-def test_swap_sizes_are_passed_through_as_contract_counts():
+def test_inverse_swap_sizes_are_the_contracts_usd_value_in_the_base_currency():
     venue = recorded_venue()
     uni = [t for frame in lines("trades.jsonl") for t in venue.decode(frame, 0) if t.symbol == "UNI-USD-PERP"]
-    # "sz":"100" on UNI-USD-SWAP is 100 contracts (not 100 UNI): without ctVal we keep contracts.
-    assert [t.size for t in uni] == [100 * 10**8]
+    # "sz":"100" on UNI-USD-SWAP is 100 contracts of 10 USD: 1000 USD of UNI at the trade price
+    (trade,) = uni
+    assert trade.size == round(Decimal(1000) / (Decimal(trade.price) / 10**8) * 10**8)
+    assert 150 * 10**8 < trade.size < 200 * 10**8  # UNI was about 5.7 USD
 
 
 def test_every_recorded_subscribe_ack_is_a_control_frame():
@@ -142,7 +175,8 @@ def test_every_recorded_subscribe_ack_is_a_control_frame():
 
 
 def test_subscribe_request_lists_one_arg_per_channel_and_instrument():
-    venue = OkxPublic([parse_symbol("BTC-USDT"), parse_symbol("ETH-USDT-PERP")], Channel.ALL)
+    eth_perp = parse_symbol("ETH-USDT-PERP", contract_size="0.1 ETH")
+    venue = OkxPublic([parse_symbol("BTC-USDT"), eth_perp], Channel.ALL)
     assert [json.loads(m) for m in venue.on_connected()] == [
         {"op": "subscribe", "args": [
             {"channel": "bbo-tbt", "instId": "BTC-USDT"},
@@ -183,7 +217,8 @@ def test_bbo_tbt_gives_a_quote_with_sequence_and_exchange_time():
               9, 1790001234563 * 10**6, 123456),
     )
     (perp,) = venue.decode(bbo(inst="BTC-USDT-SWAP", bid=("67000.1", "12"), ask=("67000.2", "3")), 9)
-    assert (perp.symbol, perp.bid_size, perp.ask_size) == ("BTC-USDT-PERP", 12 * 10**8, 3 * 10**8)
+    # 12 and 3 contracts of 0.01 BTC
+    assert (perp.symbol, perp.bid_size, perp.ask_size) == ("BTC-USDT-PERP", scaled("0.12"), scaled("0.03"))
 
 
 def test_an_older_seq_id_is_dropped_as_stale_until_a_new_connection():

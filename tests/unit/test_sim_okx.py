@@ -1,13 +1,16 @@
 """The simulator's OKX v5 public protocol logic, without sockets.
 
-Round trips go through tickwire's own OKX adapter: what the simulated venue renders must decode
-into exactly the integers the synthetic market produced (swap sizes: its contract counts).
+Round trips go through tickwire's own OKX adapter, which reads the contract values from the
+simulated REST instrument list: what the simulated venue renders must decode into exactly the
+integers the synthetic market produced (inverse swap sizes: the whole contracts sent, valued at
+the price).
 """
 
 from __future__ import annotations
 
+import gzip
 import json
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
@@ -29,6 +32,7 @@ from tickwire.sim.okx import (
     SERVICE_UPGRADE_NOTICE,
     OkxSession,
     OkxSimVenue,
+    contract_value,
     swap_contracts,
 )
 from tickwire.sim.registry import SIM_VENUES
@@ -59,8 +63,15 @@ def venue(symbols=SYMBOLS) -> OkxSimVenue:
     return market_and_venue(symbols)[1]
 
 
-def adapter(symbols=SYMBOLS, channels=Channel.ALL) -> OkxPublic:
-    return OkxPublic([parse_symbol(s) for s in symbols], frozenset(channels))
+def adapter(symbols=SYMBOLS, channels=Channel.ALL, sim: OkxSimVenue | None = None) -> OkxPublic:
+    """tickwire's adapter, with the contract sizes the simulated venue lists."""
+    client = OkxPublic([parse_symbol(s) for s in symbols], frozenset(channels))
+    for url, _ in client.metadata_requests("ws://127.0.0.1:1/okx/ws/v5/public", None):
+        status, body = (sim or venue(symbols)).http_get(url.partition("/okx")[2])
+        assert status == 200
+        client.load_metadata(url, body)
+    assert client.stats.venue_errors == []
+    return client
 
 
 def request(session: OkxSession, message: object) -> list[dict]:
@@ -72,11 +83,16 @@ def subscribe(*args: tuple[str, str], **more) -> dict:
     return {"op": "subscribe", "args": [{"channel": c, "instId": i} for c, i in args], **more}
 
 
-def in_contracts(symbol: str, size: int, price: int) -> int:
+def decoded_size(symbol: str, size: int, price: int) -> int:
+    """What tickwire makes of ``size`` at ``price`` sent as the simulated venue sends it: spot and
+    linear sizes come back exactly; an inverse swap's whole contracts come back as their USD
+    value at the price, rounded half up."""
     instrument = parse_symbol(symbol)
-    if not instrument.kind:
+    value, currency = contract_value(instrument.base, instrument.quote)
+    if not instrument.kind or currency == instrument.base:
         return size
-    return swap_contracts(instrument.base, instrument.quote, size, price)
+    usd = Decimal(swap_contracts(instrument.base, instrument.quote, size, price) * value) / ONE**2
+    return int((usd / Decimal(price) * ONE * ONE).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def test_the_venue_is_registered_under_the_adapters_name_at_the_real_path():
@@ -129,6 +145,52 @@ def test_the_text_ping_gets_the_text_pong():
     session = venue().accept("/ws/v5/public")
     assert session.on_text(b"ping", NOW_NS).frames == (PONG,) == (b"pong",)
     assert adapter().decode(PONG, 1) == ()
+
+
+def test_the_swap_list_has_okxs_shape_and_the_contracts_the_pushes_count():
+    status, body = venue().http_get("/api/v5/public/instruments?instType=SWAP")
+    assert status == 200
+    answer = json.loads(body)
+    assert (answer["code"], answer["msg"]) == ("0", "")
+    real = json.loads(gzip.decompress((FIXTURES / "instruments_swap.json.gz").read_bytes()))
+    real_fields = set(real["data"][0]) | {"instFamily"}  # instFamily: OKX's newer name of uly
+    assert all(set(entry) <= real_fields for entry in answer["data"])
+    contracts = {e["instId"]: (e["ctType"], e["ctVal"], e["ctValCcy"], e["settleCcy"], e["ctMult"])
+                 for e in answer["data"]}
+    assert contracts == {
+        "BTC-USDT-SWAP": ("linear", "0.01", "BTC", "USDT", "1"),
+        "ETH-USD-SWAP": ("inverse", "10", "USD", "ETH", "1"),
+    }
+
+
+def test_the_spot_list_has_base_and_quote_and_there_are_no_dated_futures():
+    sim = venue()
+    status, body = sim.http_get("/api/v5/public/instruments?instType=SPOT")
+    (entry,) = json.loads(body)["data"]
+    assert (status, entry["instId"], entry["baseCcy"], entry["quoteCcy"]) == (200, "BTC-USDT", "BTC", "USDT")
+    assert sim.http_get("/api/v5/public/instruments?instType=FUTURES") == (200, b'{"code":"0","msg":"","data":[]}')
+    assert OkxSimVenue(None).http_get("/api/v5/public/instruments?instType=SWAP")[1] == (
+        b'{"code":"0","msg":"","data":[]}'  # a replaying venue lists nothing
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "code"),
+    [
+        ("/api/v5/public/instruments", 400, "50014"),
+        ("/api/v5/public/instruments?instType=PERP", 400, "51000"),
+    ],
+)
+def test_a_missing_or_unknown_inst_type_gets_okxs_error(path, status, code):
+    answer_status, body = venue().http_get(path)
+    assert (answer_status, json.loads(body)["code"]) == (status, code)
+
+
+@pytest.mark.parametrize("path", ["/api/v5/market/books?instId=BTC-USDT", "/ws/v5/public", "/"])
+def test_other_http_paths_are_refused_with_404(path):
+    with pytest.raises(RequestPathError) as refused:
+        venue().http_get(path)
+    assert refused.value.status == 404
 
 
 def test_an_unlisted_instrument_gets_an_error_and_the_other_args_are_still_subscribed():
@@ -192,7 +254,7 @@ def test_unsubscribe_is_acked_and_a_repeated_subscribe_sends_no_second_snapshot(
 def test_every_rendered_push_decodes_with_the_adapter_into_the_markets_integers():
     market, sim = market_and_venue(seed=6)
     assert sim.view is not None
-    client = adapter()
+    client = adapter(sim=sim)
     client.on_connected()
     counts = {MarketQuote: 0, MarketTrade: 0, MarketTicker: 0}
     for event in market_events(market, sim.view, 900):
@@ -204,14 +266,14 @@ def test_every_rendered_push_decodes_with_the_adapter_into_the_markets_integers(
         symbol, exchange_ns = event.symbol, event.time_ms * 1_000_000
         if isinstance(event, MarketQuote):
             assert decoded == (
-                Quote("okx", symbol, event.bid, in_contracts(symbol, event.bid_size, event.bid),
-                      event.ask, in_contracts(symbol, event.ask_size, event.ask), 1, exchange_ns,
+                Quote("okx", symbol, event.bid, decoded_size(symbol, event.bid_size, event.bid),
+                      event.ask, decoded_size(symbol, event.ask_size, event.ask), 1, exchange_ns,
                       event.update_id),
             )
         elif isinstance(event, MarketTrade):
             last_fill = event.first_trade_id + len(event.fill_sizes) - 1
             assert decoded == (
-                Trade("okx", symbol, event.price, in_contracts(symbol, event.size, event.price),
+                Trade("okx", symbol, event.price, decoded_size(symbol, event.size, event.price),
                       event.taker_side, last_fill, 1, exchange_ns),
             )
         else:

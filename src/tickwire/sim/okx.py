@@ -5,8 +5,13 @@ over ``bbo-tbt``, ``tickers`` and ``trades`` args (``instId`` ``BTC-USDT`` for s
 ``BTC-USDT-SWAP`` for the canonical ``BTC-USDT-PERP``); every arg gets its own ack or error
 event, and a ``bbo-tbt`` or ``tickers`` subscription gets the current value right after its ack.
 Prices, sizes and ``ts`` (ms) are strings in OKX's shortest form (``67012.5``, ``30236``); swap
-sizes count contracts. The client sends the text ``ping`` and gets the text ``pong``; the server
-closes a client that sent nothing for 30 s.
+sizes count contracts (``contract_value``). The client sends the text ``ping`` and gets the text
+``pong``; the server closes a client that sent nothing for 30 s.
+
+A plain HTTP ``GET /api/v5/public/instruments?instType=SPOT|SWAP|FUTURES|…`` answers OKX's
+instrument list in OKX's shape (``{"code":"0","msg":"","data":[…]}``, each entry with ``ctVal``,
+``ctValCcy``, ``ctType``, ``ctMult``, ``lotSz``…): the listed spot pairs, the perpetual swaps
+with the contract values the pushes use, no dated futures or options; nothing while replaying.
 
 Not simulated: the 3 connections a second and 480 subscribe requests an hour limits, the other
 channels (``books``, ``books5``, candles…) and the ``notice`` of a service upgrade, which tests
@@ -19,10 +24,11 @@ import itertools
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import msgspec
 
-from tickwire.instruments import parse_symbol
+from tickwire.instruments import Instrument, parse_symbol
 from tickwire.model import BUY
 from tickwire.sim.market import (
     PRICE_DECIMALS,
@@ -30,6 +36,7 @@ from tickwire.sim.market import (
     MarketQuote,
     MarketTicker,
     MarketTrade,
+    SymbolSpec,
     VenueView,
 )
 from tickwire.sim.venue import (
@@ -47,6 +54,7 @@ __all__ = [
     "SERVICE_UPGRADE_NOTICE",
     "OkxSession",
     "OkxSimVenue",
+    "contract_value",
     "swap_contracts",
 ]
 
@@ -60,6 +68,9 @@ SERVICE_UPGRADE_NOTICE = (
 _ONE = 10**PRICE_DECIMALS
 _PING = b"ping"
 _PATH = "/ws/v5/public"
+_INSTRUMENTS_PATH = "/api/v5/public/instruments"
+_LISTED_INST_TYPES = ("SPOT", "SWAP", "FUTURES", "MARGIN", "OPTION")
+_LIST_TIME_MS = "1611916828000"
 _INST_ID_RE = re.compile(r"[A-Z0-9]{1,16}(?:-[A-Z0-9]{1,16}){1,4}")
 _LINEAR_CONTRACT = {"BTC": _ONE // 100, "ETH": _ONE // 10}  # base coin per contract, else 1
 _INVERSE_CONTRACT_USD = {"BTC": 100 * _ONE}  # USD per contract, else 10
@@ -67,21 +78,31 @@ _DEFAULT_INVERSE_CONTRACT_USD = 10 * _ONE
 _INVERSE_QUOTE = "USD"
 _ERROR_INVALID_REQUEST = "60012"
 _ERROR_NO_SUCH_CHANNEL = "60018"
+_ERROR_PARAMETER_EMPTY = "50014"
+_ERROR_PARAMETER = "51000"
 _NS_PER_MS = 1_000_000
 _MAX_ERROR_ECHO = 200
+
+
+def contract_value(base: str, quote: str) -> tuple[int, str]:
+    """What one simulated swap contract of ``base``/``quote`` is worth: units of ``10**-8`` and
+    the currency. A linear swap's contract is 0.01 BTC, 0.1 ETH or 1 coin of anything else; an
+    inverse (``quote`` USD) swap's 100 USD for BTC and 10 USD otherwise."""
+    if quote == _INVERSE_QUOTE:
+        return _INVERSE_CONTRACT_USD.get(base, _DEFAULT_INVERSE_CONTRACT_USD), quote
+    return _LINEAR_CONTRACT.get(base, _ONE), base
 
 
 def swap_contracts(base: str, quote: str, size: int, price: int) -> int:
     """``size`` units of ``base`` traded at ``price`` as a count of OKX swap contracts, in units.
 
-    A linear swap's contract is 0.01 BTC, 0.1 ETH or 1 coin of anything else, so fractions of a
-    contract show; an inverse (``quote`` USD) swap's is 100 USD for BTC and 10 USD otherwise,
-    counted in whole contracts, at least one.
+    Linear contracts divide the size exactly, so fractions of a contract show; inverse ones
+    divide its USD value, counted in whole contracts, at least one.
     """
-    if quote == _INVERSE_QUOTE:
-        contract_usd = _INVERSE_CONTRACT_USD.get(base, _DEFAULT_INVERSE_CONTRACT_USD)
-        return max(1, (size * price + contract_usd * _ONE // 2) // (contract_usd * _ONE)) * _ONE
-    return size * _ONE // _LINEAR_CONTRACT.get(base, _ONE)
+    value, currency = contract_value(base, quote)
+    if currency == quote:
+        return max(1, (size * price + value * _ONE // 2) // (value * _ONE)) * _ONE
+    return size * _ONE // value
 
 
 # -- wire shapes ----------------------------------------------------------------------------------
@@ -140,6 +161,36 @@ class _Trade(msgspec.Struct, gc=False):
 class _Push(msgspec.Struct, gc=False):
     arg: _Arg
     data: list[Any]
+
+
+class _Listing(msgspec.Struct, gc=False):
+    """An entry of the REST instrument list (OKX's field names, a subset of its fields)."""
+
+    alias: str
+    baseCcy: str
+    ctMult: str
+    ctType: str
+    ctVal: str
+    ctValCcy: str
+    expTime: str
+    instFamily: str
+    instId: str
+    instType: str
+    lever: str
+    listTime: str
+    lotSz: str
+    minSz: str
+    quoteCcy: str
+    settleCcy: str
+    state: str
+    tickSz: str
+    uly: str
+
+
+class _RestAnswer(msgspec.Struct, gc=False):
+    code: str
+    msg: str
+    data: list[_Listing]
 
 
 _encode = msgspec.json.Encoder().encode
@@ -250,10 +301,10 @@ class OkxSession(SimSession):
 
 
 class _Instrument:
-    """One listed instrument: its instId, instType, pushes' args and size rule."""
+    """One listed instrument: its instId, instType, pushes' args, size rule and REST listing."""
 
-    def __init__(self, symbol: str) -> None:
-        instrument = parse_symbol(symbol)
+    def __init__(self, spec: SymbolSpec) -> None:
+        instrument = parse_symbol(spec.symbol)
         self.inst_id = venue_symbol(instrument)
         self.inst_type = "SWAP" if instrument.kind else "SPOT"
         self.args = {channel: _Arg(channel, self.inst_id) for channel in CHANNELS}
@@ -263,6 +314,30 @@ class _Instrument:
             (lambda size, price: swap_contracts(base, quote, size, price))
             if instrument.kind
             else (lambda size, price: size)
+        )
+        self.listing = self._listing(instrument, spec)
+
+    def _listing(self, instrument: Instrument, spec: SymbolSpec) -> _Listing:
+        base, quote, tick = instrument.base, instrument.quote, format_units_short(spec.tick)
+        if not instrument.kind:
+            lot = format_units_short(spec.lot)
+            return _Listing(
+                alias="", baseCcy=base, ctMult="", ctType="", ctVal="", ctValCcy="", expTime="",
+                instFamily="", instId=self.inst_id, instType="SPOT", lever="10",
+                listTime=_LIST_TIME_MS, lotSz=lot, minSz=lot, quoteCcy=quote, settleCcy="",
+                state="live", tickSz=tick, uly="",
+            )
+        value, currency = contract_value(base, quote)
+        inverse = currency == quote
+        # the finest contract count the pushes carry: whole ones (inverse) or a lot's worth
+        lot = "1" if inverse else format_units_short(max(1, spec.lot * _ONE // value))
+        family = f"{base}-{quote}"
+        return _Listing(
+            alias="", baseCcy="", ctMult="1", ctType="inverse" if inverse else "linear",
+            ctVal=format_units_short(value), ctValCcy=currency, expTime="", instFamily=family,
+            instId=self.inst_id, instType="SWAP", lever="100", listTime=_LIST_TIME_MS, lotSz=lot,
+            minSz=lot, quoteCcy="", settleCcy=base if inverse else quote, state="live",
+            tickSz=tick, uly=family,
         )
 
     def size_text(self, size: int, price: int) -> str:
@@ -286,7 +361,7 @@ class OkxSimVenue(SimVenue):
     def __init__(self, view: VenueView | None) -> None:
         super().__init__(view)
         self._instruments = {
-            spec.symbol: _Instrument(spec.symbol) for spec in (view.specs if view else ())
+            spec.symbol: _Instrument(spec) for spec in (view.specs if view else ())
         }
         self._listed = {state.inst_id: symbol for symbol, state in self._instruments.items()}
         self._channels: dict[type, str] = {
@@ -301,6 +376,25 @@ class OkxSimVenue(SimVenue):
         if path.rstrip("/") != _PATH:
             raise unknown_path(path)
         return OkxSession(self, f"{next(self._connection_numbers):08x}")
+
+    def http_get(self, path: str) -> tuple[int, bytes]:
+        """OKX's answer to ``GET /api/v5/public/instruments?instType=…``: status 200 and the
+        listed instruments of that type, or status 400 and OKX's error for a missing or unknown
+        instType; RequestPathError 404 for any other path."""
+        parts = urlsplit(path)
+        if parts.path.rstrip("/") != _INSTRUMENTS_PATH:
+            raise unknown_path(path)
+        inst_type = parse_qs(parts.query).get("instType", [""])[0]
+        if not inst_type:
+            return 400, _encode(
+                _RestAnswer(_ERROR_PARAMETER_EMPTY, "Parameter instType can not be empty", [])
+            )
+        if inst_type not in _LISTED_INST_TYPES:
+            return 400, _encode(_RestAnswer(_ERROR_PARAMETER, "Parameter instType error", []))
+        listed = [
+            state.listing for state in self._instruments.values() if state.inst_type == inst_type
+        ]
+        return 200, _encode(_RestAnswer("0", "", listed))
 
     def lists(self, inst_id: str) -> bool:
         """Whether ``inst_id`` can be subscribed (any well-formed instId while replaying)."""

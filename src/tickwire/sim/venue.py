@@ -9,7 +9,8 @@ A venue is a ``SimVenue`` subclass in its own module (``sim/binance.py``, …), 
 - ``topics(event)`` for every event of the venue's ``VenueView``, then ``render(event, topic)``
   once per topic some client is subscribed to; the payloads go to every such client, through
   ``SimSession.frame`` where the session has a ``framing``;
-- ``recorded_frame(line)`` for every line of a recording replayed through this venue.
+- ``recorded_frame(line)`` for every line of a recording replayed through this venue;
+- ``http_get(path)`` for a plain HTTP GET (no upgrade), e.g. a REST instrument list.
 
 Keepalive is declared, the server keeps the clocks: ``ping_interval`` / ``pong_timeout`` for
 server WebSocket pings, ``idle_timeout`` to close clients that send nothing, and
@@ -222,3 +223,8 @@ class SimVenue(ABC):
         such a recording reaches only the clients of a ``subscribe_all`` simulator.
         """
         return "", line
+
+    def http_get(self, path: str) -> tuple[int, bytes]:
+        """The HTTP status and JSON body answering a plain ``GET`` of ``path`` (what follows
+        ``/<name>``, query included). This default serves nothing: RequestPathError 404."""
+        raise unknown_path(path)

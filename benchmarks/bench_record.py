@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""What recording costs the frame path, and how fast a replay runs (no network).
+
+* ``append``: ns per ``VenueRecorder.frame`` call (the one thing the engine adds per frame when
+  recording) for real Binance bookTicker frames, the writer thread compressing and writing in
+  the background as in a run; the median over batches of 2000 calls (robust to other processes
+  taking the CPU now and then), beside the same for a call that does nothing.
+* ``replay``: frames per second of ``tickwire replay`` (as fast as possible, sink none) over the
+  cryptofeed captures in ``tests/fixtures/captures``: the engine's own decode, aggregate and the
+  reader's decompression.
+
+    .venv/bin/python benchmarks/bench_record.py [--frames 200000] [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from tickwire.config import Config
+from tickwire.record.replay import Replayer
+from tickwire.record.sources import open_sources
+from tickwire.record.writer import Recorder, RecordSettings
+
+ROOT = Path(__file__).resolve().parent.parent
+FRAMES = ROOT / "tests" / "fixtures" / "binance" / "bookTicker.jsonl"
+CAPTURES = sorted((ROOT / "tests" / "fixtures" / "captures").glob("*.capture.v3.jsonl.zst"))
+
+
+def append_ns(count: int, batch: int = 2000) -> tuple[float, float]:
+    """Median ns per call over batches of ``batch`` calls: of ``VenueRecorder.frame``, and of a
+    function that does nothing with the same arguments (the call itself)."""
+    frames = [line for line in FRAMES.read_bytes().splitlines() if line]
+
+    def nothing(payload: bytes, recv_ns: int) -> None:
+        pass
+
+    with tempfile.TemporaryDirectory() as directory:
+        recorder = Recorder(RecordSettings(directory=directory), Config())
+        timings = {}
+        for name, call in (("frame", recorder.venue("binance").frame), ("call", nothing)):
+            batches = []
+            now = time.time_ns()
+            for start in range(0, count, batch):
+                began = time.perf_counter_ns()
+                for i in range(start, start + batch):
+                    call(frames[i % len(frames)], now + i)
+                batches.append((time.perf_counter_ns() - began) / batch)
+            timings[name] = statistics.median(batches)
+        recorder.close()
+    return timings["frame"], timings["call"]
+
+
+def replay_rate() -> tuple[float, int]:
+    unreplayable: list[str] = []
+    replayer = Replayer(open_sources(CAPTURES, unreplayable), sinks=["none"])
+    started = time.perf_counter()
+    replayer.run()
+    elapsed = time.perf_counter() - started
+    frames = sum(replayer.frames.values())
+    return frames / elapsed, frames
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=200_000)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    appends = [append_ns(args.frames) for _ in range(args.repeats)]
+    rates = [replay_rate() for _ in range(args.repeats)]
+    print(f"VenueRecorder.frame per frame: median {statistics.median(f for f, _ in appends):.0f} ns, "
+          f"of which the call {statistics.median(c for _, c in appends):.0f} ns "
+          f"(runs: {', '.join(f'{f:.0f}/{c:.0f}' for f, c in appends)})")
+    print(f"replay of {rates[0][1]} capture frames: median {statistics.median(r for r, _ in rates):,.0f} frames/s "
+          f"(runs: {', '.join(f'{r:,.0f}' for r, _ in rates)})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""The recording file format, version 1 (described for users in docs/RECORDING.md).
+
+A recording file is a sequence of zstd frames, so ``zstd -t`` checks it and ``zstd -d`` unpacks
+its records:
+
+- a skippable frame (magic ``0x184D2A50``) holding the header, one JSON object
+  (``RecordingHeader``);
+- then per chunk: a skippable frame (magic ``0x184D2A51``) holding ``<II`` = the compressed size
+  of the chunk and its record count, followed by that many bytes: one zstd frame (content size
+  and checksum included) whose content is the chunk's records back to back.
+
+A record is ``<BBHIqI`` = kind, venue index (into the header's ``venues``), reserved (0),
+connection id, time in ns since the Unix epoch, payload length; then the payload bytes.
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+
+import msgspec
+
+from tickwire.config import Config
+
+__all__ = [
+    "CHUNK_MAGIC",
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "HEADER_MAGIC",
+    "RECORD",
+    "RECORD_SIZE",
+    "Record",
+    "RecordKind",
+    "NothingToReplay",
+    "RecordingError",
+    "RecordingHeader",
+    "SKIPPABLE",
+    "STOPPED",
+    "SWEEP_TIME",
+    "CHUNK_INFO",
+]
+
+FORMAT_NAME = "tickwire-recording"
+FORMAT_VERSION = 1
+
+SKIPPABLE = struct.Struct("<II")  # zstd skippable frame: magic, content size
+HEADER_MAGIC = 0x184D2A50
+CHUNK_MAGIC = 0x184D2A51
+CHUNK_INFO = struct.Struct("<II")  # compressed size, record count
+SWEEP_TIME = struct.Struct("<q")  # the monotonic time that starts a SWEEP payload
+RECORD = struct.Struct("<BBHIqI")  # kind, venue index, reserved, connection id, time_ns, length
+RECORD_SIZE = RECORD.size
+
+
+class RecordKind(enum.IntEnum):
+    """What a record holds. The payload of each kind:
+
+    FRAME: a complete text frame the venue sent, byte for byte (time: its ``recv_ns``).
+    SEND: a text message tickwire sent on the connection (subscribe requests, keepalives).
+    CONNECT: the URL of a new connection (time: when the handshake completed).
+    DISCONNECT: why the connection ended (``stopped`` when tickwire was shutting down).
+    HTTP: an answer to a metadata request made before connecting: the URL, a newline, the body.
+    SWEEP: an aggregator sweep (staleness, heartbeats; time: its wall time): ``<q`` = its
+    monotonic time, then one byte per venue heard since the previous sweep (venue indexes).
+    """
+
+    FRAME = 1
+    SEND = 2
+    CONNECT = 3
+    DISCONNECT = 4
+    HTTP = 5
+    SWEEP = 6
+
+
+STOPPED = b"stopped"
+
+
+class RecordingError(ValueError):
+    """A file that is not a tickwire recording (or of a version this tickwire cannot read)."""
+
+
+class NothingToReplay(RecordingError):
+    """A readable capture with nothing tickwire can replay (no venue or symbol of its own)."""
+
+
+class RecordingHeader(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
+    """The first frame of every file: what was recorded and how to replay it.
+
+    ``venues`` names the venue of each record's venue index; ``config`` is the run's whole
+    configuration, so a replay builds the same adapters, instruments and channels.
+    """
+
+    format: str
+    version: int
+    tickwire: str
+    created_ns: int
+    file_index: int
+    venues: list[str]
+    config: Config
+
+
+class Record(msgspec.Struct, frozen=True, gc=False):
+    """One record read back: ``venue`` is the venue's name, ``conn`` the connection id (unique
+    within a run), ``time_ns`` the receive (FRAME) or event time."""
+
+    kind: RecordKind
+    venue: str
+    conn: int
+    time_ns: int
+    payload: bytes

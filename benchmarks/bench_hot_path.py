@@ -4,7 +4,9 @@
 
 Stages, each timed over the same frames: decode (bytes -> Quote), aggregate (Quote ->
 ConsolidatedQuote), encode (-> JSON line in the sink buffer), flush (one os.write to /dev/null
-per frame, the cost of a lone update), and the whole ``on_frame`` chain as the engine runs it.
+per frame, the cost of a lone update), and the whole ``on_frame`` chain as the engine runs it,
+with the per-stage latency histograms off and on (every frame gets a real receive stamp, as
+the session gives it).
 Prints the median ns per frame over the repeats.
 
 The frames cycle through a small distinct set (as a live socket hands over a frame that was just
@@ -30,10 +32,10 @@ FRAME = (
 )
 
 
-def make_engine(fd: int) -> tuple[Engine, StdoutSink]:
+def make_engine(fd: int, timed: bool = False) -> tuple[Engine, StdoutSink]:
     config = load_config(None, {"symbols": ["BTC-USDT"], "sinks": ["none"]})
     sink = StdoutSink({"BTC-USDT": 8}, {"BTC-USDT": 8}, fd)
-    return Engine(config, [sink]), sink
+    return Engine(config, [sink], timed=timed), sink
 
 
 CYCLE = 1000
@@ -75,15 +77,18 @@ def one_repeat(frames: list[bytes], cycles: int, fd: int) -> dict[str, float]:
         flush()
     results["encode+flush"] = (time.perf_counter_ns() - started) / n
 
-    engine, sink = make_engine(fd)
-    adapter = engine.sessions[0].adapter
-    on_frame = engine.frame_consumer(adapter)
-    started = time.perf_counter_ns()
-    for _ in range(cycles):
-        adapter.on_connected()
-        for frame in frames:
-            on_frame(frame, 1, True)
-    results["on_frame (whole chain, flush per frame)"] = (time.perf_counter_ns() - started) / n
+    for timed in (False, True):
+        engine, sink = make_engine(fd, timed)
+        adapter = engine.sessions[0].adapter
+        on_frame = engine.frame_consumer(adapter)
+        clock = time.time_ns
+        started = time.perf_counter_ns()
+        for _ in range(cycles):
+            adapter.on_connected()
+            for frame in frames:
+                on_frame(frame, clock(), True)
+        label = "stage timing on" if timed else "stage timing off"
+        results[f"on_frame (whole chain, flush per frame), {label}"] = (time.perf_counter_ns() - started) / n
     return results
 
 

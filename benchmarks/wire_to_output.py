@@ -71,9 +71,15 @@ import msgspec
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import w2o_server  # noqa: E402
+from plot_latency import repeat_curves  # noqa: E402
+
+from tickwire.plots import PlotUnavailableError, write_percentile_plot  # noqa: E402
 
 CLIENTS = ("tickwire", "floor", "naive")
-EXTRA_CLIENTS = ("floor-stamped",)  # calibration: the floor plus a receive stamp per line
+# floor-stamped: calibration, the floor plus a receive stamp per line;
+# tickwire-record: tickwire with ``--record`` into a temporary directory (the recording's cost)
+# tickwire-metrics: tickwire with ``--metrics 127.0.0.1:0`` (stage timing on, endpoint unscraped)
+EXTRA_CLIENTS = ("floor-stamped", "tickwire-record", "tickwire-metrics")
 F_SETPIPE_SZ = 1031
 PIPE_BYTES = 1 << 20
 BID_BASE_4 = 10_000 * 10_000  # bid of seq 0 in units of 1e-4
@@ -90,12 +96,17 @@ def _client_bin(client_python: str, name: str) -> str | None:
 
 def client_command(kind: str, client_python: str, port: int, duration: float) -> list[str]:
     url = f"ws://127.0.0.1:{port}"
-    if kind == "tickwire":
+    if kind in ("tickwire", "tickwire-record", "tickwire-metrics"):
         exe = _client_bin(client_python, "tickwire")
         head = [exe] if exe else [client_python, "-m", "tickwire"]
+        extra: list[str] = []
+        if kind == "tickwire-record":
+            extra = ["--record", tempfile.mkdtemp(prefix="w2o-record-")]
+        elif kind == "tickwire-metrics":
+            extra = ["--metrics", "127.0.0.1:0"]
         return head + [
             "run", "--venues", "binance", "--symbols", "BTC-USDT",
-            "--endpoint", f"binance={url}", "--sink", "stdout", "--duration", f"{duration:g}",
+            "--endpoint", f"binance={url}", "--sink", "stdout", "--duration", f"{duration:g}", *extra,
         ]  # fmt: skip
     if kind in ("floor", "floor-stamped"):
         extra = ["--stamp"] if kind == "floor-stamped" else []
@@ -153,8 +164,15 @@ def _seq_floor_stamped(line: bytes) -> tuple[int, int, int] | None:
     return got[0], stamp, stamp  # recv_ns == publish_ns: the split is wire | pipe
 
 
-PRICE_KEYED = {"tickwire", "naive"}  # seq comes from the printed bid (a level index if --price-levels)
-EXTRACT = {"tickwire": _seq_tickwire, "floor": _seq_floor, "naive": _seq_naive, "floor-stamped": _seq_floor_stamped}
+PRICE_KEYED = {"tickwire", "tickwire-record", "tickwire-metrics", "naive"}  # seq from the printed bid (a level index if --price-levels)
+EXTRACT = {
+    "tickwire": _seq_tickwire,
+    "tickwire-record": _seq_tickwire,
+    "tickwire-metrics": _seq_tickwire,
+    "floor": _seq_floor,
+    "naive": _seq_naive,
+    "floor-stamped": _seq_floor_stamped,
+}
 
 
 def iter_lines(chunks: list[tuple[int, bytes]]):  # type: ignore[no-untyped-def]
@@ -330,6 +348,7 @@ def run_once(ctl, kind: str, mode: str, args: argparse.Namespace, port: int, env
     read = os.read
     now_ns = time.time_ns
     lines = 0
+    cpu_marks: list[tuple[float, int]] = []  # the client's CPU seconds at the first and last read
     gc.disable()
     try:
         while True:
@@ -340,7 +359,10 @@ def run_once(ctl, kind: str, mode: str, args: argparse.Namespace, port: int, env
             append((stamp, data))
             lines += data.count(b"\n")
             state["last_data"] = time.monotonic()
+            if not cpu_marks:
+                cpu_marks.append((_process_cpu_s(proc.pid), lines))
             if lines >= expected:
+                cpu_marks.append((_process_cpu_s(proc.pid), lines))
                 break
     finally:
         gc.enable()
@@ -372,6 +394,11 @@ def run_once(ctl, kind: str, mode: str, args: argparse.Namespace, port: int, env
         pre_run_foreign_load=round(quiet_load, 3),
         waited_for_quiet_s=quiet_waited,
     )
+    if len(cpu_marks) == 2 and cpu_marks[1][1] > cpu_marks[0][1]:
+        # CPU the client spent per line while streaming: unlike throughput, barely moved by
+        # other processes sharing the CPU (10 ms tick resolution)
+        (cpu_first, lines_first), (cpu_last, lines_last) = cpu_marks
+        result["client_cpu_us_per_line"] = (cpu_last - cpu_first) / (lines_last - lines_first) * 1e6
     if stderr_tail.strip() and kind != "naive":
         result["stderr_tail"] = stderr_tail
     return result
@@ -546,6 +573,8 @@ def summarise(results: dict[str, dict[str, list[dict]]]) -> dict[str, dict]:
             "p50_runs": [round(r["p50_us"], 1) for r in paced],
             "throughput": _median([r.get("throughput", math.nan) for r in maxrate]),
             "throughput_runs": [round(r.get("throughput", math.nan)) for r in maxrate if not math.isnan(r.get("throughput", math.nan))],
+            "cpu_us_per_line": _median([r.get("client_cpu_us_per_line", math.nan) for r in maxrate]),
+            "cpu_us_per_line_runs": [round(r["client_cpu_us_per_line"], 2) for r in maxrate if "client_cpu_us_per_line" in r],
             "missing_paced": [r["missing"] for r in paced],
             "missing_maxrate": [r["missing"] for r in maxrate],
             "runs": len(paced),
@@ -585,47 +614,13 @@ def markdown_table(summary: dict[str, dict]) -> str:
 
 
 def plot(results: dict[str, dict[str, list[dict]]], path: str, title: str) -> bool:
+    """Every paced repeat of every client on one HDR-style percentile plot (repeat 1 bold)."""
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("matplotlib not installed: no plot", file=sys.stderr)
+        write_percentile_plot(repeat_curves(results), path, title=title,
+                              ylabel="wire-to-output latency, µs (log)")
+    except (PlotUnavailableError, ValueError) as exc:
+        print(f"no plot: {exc}", file=sys.stderr)
         return False
-    colours = {"tickwire": "tab:blue", "floor": "tab:green", "naive": "tab:red"}
-    fig, ax = plt.subplots(figsize=(8, 5))
-    top = 1
-    for kind, modes in results.items():
-        for i, run in enumerate(modes.get("paced", [])):
-            values = run.get("latencies_ns") or []
-            n = len(values)
-            if not n:
-                continue
-            top = max(top, n)
-            xs, ys = [], []
-            steps = 400
-            for k in range(steps + 1):
-                x = n ** (k / steps)  # 1 .. n on a log grid
-                p = 1 - 1 / x
-                xs.append(x)
-                ys.append(values[min(n - 1, int(p * n))] / 1000)
-            ax.plot(xs, ys, color=colours.get(kind), alpha=0.85 if i == 0 else 0.45, lw=1.4 if i == 0 else 0.9,
-                    label=kind if i == 0 else None)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ticks = [t for t in (1, 2, 10, 100, 1000, 10000, 100000) if t <= top * 1.01]
-    labels = {1: "0%", 2: "50%", 10: "90%", 100: "99%", 1000: "99.9%", 10000: "99.99%", 100000: "99.999%"}
-    ax.set_xticks(ticks)
-    ax.set_xticklabels([labels[t] for t in ticks])
-    ax.set_xlabel("percentile (x = 1 / (1 - p))")
-    ax.set_ylabel("wire-to-output latency, µs (log)")
-    ax.set_title(title, fontsize=10)
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
     return True
 
 
@@ -770,6 +765,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nother processes' CPU load during the runs (cores, of {os.cpu_count()}): median "
               f"{statistics.median(loads):.2f}, max {max(loads):.2f}")
     for kind, row in summary.items():
+        if row["cpu_us_per_line_runs"]:
+            print(f"\n{kind} CPU per line while streaming at max rate (µs, median over repeats): "
+                  f"{row['cpu_us_per_line']:.2f} (runs: {' / '.join(map(str, row['cpu_us_per_line_runs']))})")
         if "split_p50_us" in row:
             s = row["split_p50_us"]
             print(f"\n{kind} p50 split (µs, median over repeats): send→recv_ns {s['wire']:.1f}, "

@@ -1,4 +1,4 @@
-"""Command line: ``tickwire run | simulate | demo``.
+"""Command line: ``tickwire run | record | replay | simulate | demo | profile | top``.
 
 Bad flags or configuration print one line naming the problem and exit with status 2.
 """
@@ -9,12 +9,19 @@ import argparse
 import asyncio
 import logging
 import sys
-from typing import Any, Callable, Coroutine, NoReturn, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Coroutine, NoReturn, Sequence
 
 from tickwire import __version__
-from tickwire.config import ConfigError, load_config
+from tickwire.config import Config, ConfigError, load_config
+
+if TYPE_CHECKING:
+    from tickwire.engine import Engine
+    from tickwire.metrics_server import MetricsServer
+    from tickwire.record.writer import Recorder
 
 __all__ = ["main"]
+
+DEFAULT_METRICS_ADDRESS = "127.0.0.1:9464"
 
 EXIT_USAGE = 2
 
@@ -80,10 +87,79 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_record_arguments(parser: argparse.ArgumentParser, directory_flag: bool) -> None:
+    """Where and how to record (``run --record DIR``, ``record DIR``)."""
+    where = "record every frame and connection event into rotated files in DIR"
+    if directory_flag:
+        parser.add_argument("--record", metavar="DIR", help=where)
+    else:
+        parser.add_argument("record", metavar="DIR", help=where)
+    parser.add_argument(
+        "--rotate-mb", type=_positive_float, default=256.0, metavar="MB",
+        help="start a new recording file after this many compressed MB (default %(default)g)",
+    )
+    parser.add_argument(
+        "--rotate-seconds", type=_positive_float, default=3600.0, metavar="SECONDS",
+        help="start a new recording file after this long (default %(default)g)",
+    )
+    parser.add_argument(
+        "--flush-seconds", type=_positive_float, default=1.0, metavar="SECONDS",
+        help="write buffered records at least this often (default %(default)g)",
+    )
+
+
+def _replay_speed(text: str) -> float | None:
+    if text == "max":
+        return None
+    return _positive_float(text)
+
+
+def add_aggregation_arguments(parser: argparse.ArgumentParser) -> None:
+    """How the consolidated price is made, for every instrument (``[aggregation]`` in TOML)."""
+    from tickwire.aggregate import METHODS, OUTLIER_RULES
+
+    parser.add_argument(
+        "--method", choices=METHODS, help="consolidated price: median of venue mids (default), "
+        "weighted-median by top-of-book size, or pyth (price and confidence)",
+    )
+    parser.add_argument(
+        "--stale-after", type=_positive_float, metavar="SECONDS",
+        help="leave out a venue that sent no frame for this long (default 5)",
+    )
+    parser.add_argument(
+        "--outliers", choices=OUTLIER_RULES,
+        help="band (default: a venue 1%% from the median mid is left out), mad, or off",
+    )
+
+
+def add_scaleout_arguments(parser: argparse.ArgumentParser) -> None:
+    """Scale-out on NATS (``run --role ingest|aggregate``; docs/SCALEOUT.md)."""
+    parser.add_argument(
+        "--role", choices=("all", "ingest", "aggregate"),
+        help="all (default): one process; ingest: venues -> NATS; aggregate: NATS -> prices",
+    )
+    parser.add_argument("--nats", metavar="URL", help="NATS server, e.g. nats://10.0.0.5:4222")
+    parser.add_argument("--node", metavar="NAME", help="this node's name on NATS (default host-pid)")
+    parser.add_argument(
+        "--heartbeat", type=_positive_float, metavar="SECONDS",
+        help="ingest: venue status every S seconds; a venue is stale after 3 missed (default 1)",
+    )
+    parser.add_argument("--shard", metavar="K/N", help="aggregate: only the instruments of shard K of N")
+    parser.add_argument(
+        "--jetstream-retention", type=_positive_float, metavar="SECONDS",
+        help="ingest: keep the quote subjects in a JetStream stream for this long",
+    )
+    parser.add_argument(
+        "--jetstream-replay", action="store_true",
+        help="aggregate: start from the last quote per subject that JetStream kept",
+    )
+
+
 def overrides_from(args: argparse.Namespace) -> dict[str, object]:
     """The configuration values that flags set."""
     overrides: dict[str, object] = {}
-    for name in ("venues", "symbols", "channels", "connect_timeout", "silence_timeout"):
+    for name in ("venues", "symbols", "channels", "connect_timeout", "silence_timeout", "metrics",
+                 "stage_sample"):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
@@ -91,6 +167,29 @@ def overrides_from(args: argparse.Namespace) -> dict[str, object]:
         overrides["sinks"] = args.sink
     if args.endpoint:
         overrides["endpoints"] = dict(args.endpoint)
+    if getattr(args, "role", None) is not None:
+        overrides["role"] = args.role
+    nats = {
+        key: value
+        for key, value in (
+            ("url", getattr(args, "nats", None)),
+            ("node", getattr(args, "node", None)),
+            ("heartbeat", getattr(args, "heartbeat", None)),
+            ("shard", getattr(args, "shard", None)),
+            ("jetstream_retention", getattr(args, "jetstream_retention", None)),
+            ("jetstream_replay", getattr(args, "jetstream_replay", None) or None),
+        )
+        if value is not None
+    }
+    if nats:
+        overrides["nats"] = nats
+    aggregation = {
+        key: value
+        for key in ("method", "stale_after", "outliers")
+        if (value := getattr(args, key, None)) is not None
+    }
+    if aggregation:
+        overrides["aggregation"] = aggregation
     return overrides
 
 
@@ -104,6 +203,37 @@ def _build_parser(command: str | None) -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="connect to venues and publish consolidated prices")
     add_pipeline_arguments(run)
     run.add_argument("--sink", type=_comma_list, help="stdout (default) or none")
+    run.add_argument(
+        "--metrics", nargs="?", const=DEFAULT_METRICS_ADDRESS, metavar="HOST:PORT",
+        help=f"serve /metrics and /debug/status there (default {DEFAULT_METRICS_ADDRESS}; "
+        "port 0: any free port) and time every stage",
+    )
+    run.add_argument(
+        "--stage-sample", type=int, metavar="N",
+        help="with --metrics: inside a burst of frames read at once, time every Nth at every "
+        "stage (default 64; 1: every frame); a frame that ends a socket read always is",
+    )
+    add_record_arguments(run, directory_flag=True)
+    add_scaleout_arguments(run)
+    add_aggregation_arguments(run)
+
+    record = commands.add_parser("record", help="connect to venues and only record (no output)")
+    add_record_arguments(record, directory_flag=False)
+    add_pipeline_arguments(record)
+
+    replay = commands.add_parser(
+        "replay", help="push recorded frames through the same codecs and aggregator"
+    )
+    replay.add_argument(
+        "paths", nargs="+", metavar="PATH",
+        help="recording files or directories (*.twr.zst), or cryptofeed captures (*.jsonl.zst)",
+    )
+    replay.add_argument(
+        "--speed", type=_replay_speed, default=None, metavar="max|N",
+        help="max (default): as fast as possible; N: N times the recorded pace",
+    )
+    replay.add_argument("--sink", type=_comma_list, default=["stdout"], help="stdout (default) or none")
+    replay.add_argument("--venues", type=_comma_list, help="replay only these venues")
 
     simulate = commands.add_parser("simulate", help="serve simulated venues on loopback")
     if command == "simulate":
@@ -111,11 +241,28 @@ def _build_parser(command: str | None) -> argparse.ArgumentParser:
 
         add_simulator_arguments(simulate)
 
+    top = commands.add_parser("top", help="live view of a running tickwire (run --metrics)")
+    top.add_argument(
+        "--url", default=f"http://{DEFAULT_METRICS_ADDRESS}",
+        help="the instance's metrics address (default %(default)s)",
+    )
+    top.add_argument("--once", action="store_true", help="print one snapshot as text and exit")
+    top.add_argument(
+        "--interval", type=_positive_float, default=1.0, metavar="SECONDS",
+        help="refresh period, and the window of rates and percentiles (default %(default)g)",
+    )
+
     demo = commands.add_parser("demo", help="simulator + pipeline + live terminal view")
     if command == "demo":
         from tickwire.demo import add_arguments as add_demo_arguments
 
         add_demo_arguments(demo)
+
+    profile = commands.add_parser("profile", help="the pipeline under load, sampled by py-spy")
+    if command == "profile":
+        from tickwire.profile import add_arguments as add_profile_arguments
+
+        add_profile_arguments(profile)
     return parser
 
 
@@ -131,10 +278,108 @@ async def _run(args: argparse.Namespace) -> int:
     from tickwire.engine import Engine
 
     config = load_config(args.config, overrides_from(args))
-    engine = Engine(config)
-    await engine.run(args.duration)
+    if config.role != "all":
+        return await _run_node(args, config)
+    recorder = _recorder(args, config)
+    engine = Engine(config, recorder=recorder, timed=config.metrics is not None)
+    server = await _metrics_server(engine, config.metrics)
+    try:
+        await engine.run(args.duration)
+    finally:
+        if server is not None:
+            await server.close()
     print(engine.summary(), file=sys.stderr)
     return 0
+
+
+async def _run_node(args: argparse.Namespace, config: Config) -> int:
+    try:
+        from tickwire.scaleout.aggregate_node import AggregateNode
+        from tickwire.scaleout.ingest import IngestNode
+    except ImportError as exc:
+        raise ValueError(f"role {config.role} needs nats-py ({exc}): pip install 'tickwire[nats]'") from None
+    if config.metrics is not None:
+        raise ValueError(f"--metrics serves role all only (role is {config.role})")
+    node: IngestNode | AggregateNode
+    if config.role == "ingest":
+        node = IngestNode(config, recorder=_recorder(args, config))
+    elif args.record is not None:
+        raise ValueError("--record needs venue connections: role all or ingest")
+    else:
+        node = AggregateNode(config)
+    await node.run(args.duration)
+    print(node.summary(), file=sys.stderr)
+    return 0
+
+
+async def _metrics_server(engine: Engine, address: str | None) -> MetricsServer | None:
+    if address is None:
+        return None
+    from tickwire.metrics import is_loopback, parse_address
+    from tickwire.metrics_server import MetricsServer
+
+    host, port = parse_address(address)
+    server = MetricsServer(engine)
+    try:
+        await server.start(host, port)
+    except OSError as exc:
+        raise ValueError(f"metrics: cannot listen on {address}: {exc.strerror or exc}") from None
+    print(f"tickwire: metrics on {server.url}/metrics", file=sys.stderr, flush=True)
+    if not is_loopback(host):
+        print(
+            f"tickwire: warning: {server.url} is reachable from other hosts and asks for no "
+            "credentials",
+            file=sys.stderr, flush=True,
+        )
+    return server
+
+
+def _recorder(args: argparse.Namespace, config: Config) -> Recorder | None:
+    if args.record is None:
+        return None
+    from tickwire.record.writer import Recorder, RecordSettings
+
+    settings = RecordSettings(
+        directory=args.record,
+        rotate_bytes=int(args.rotate_mb * 1024 * 1024),
+        rotate_seconds=args.rotate_seconds,
+        flush_seconds=args.flush_seconds,
+    )
+    try:
+        return Recorder(settings, config)
+    except OSError as exc:
+        raise ValueError(f"cannot record into {args.record}: {exc.strerror or exc}") from None
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from tickwire.config import SINKS
+    from tickwire.record.replay import Replayer
+    from tickwire.record.sources import open_sources
+
+    for sink in args.sink:
+        if sink not in SINKS:
+            raise ValueError(f"unknown sink {sink!r} (known: {', '.join(sorted(SINKS))})")
+    unreplayable: list[str] = []
+    sources = open_sources(args.paths, unreplayable)
+    replayer = Replayer(sources, venues=args.venues, sinks=args.sink, speed=args.speed)
+    replayer.run()
+    for reason in unreplayable:
+        print(f"tickwire replay: skipped {reason}", file=sys.stderr)
+    print(replayer.summary(), file=sys.stderr)
+    return 130 if replayer.interrupted else 0
+
+
+def _profile(args: argparse.Namespace) -> int:
+    from tickwire.profile import PY_SPY_MISSING, ProfileError, find_py_spy, run_profile
+
+    py_spy = find_py_spy()
+    if py_spy is None:
+        raise ValueError(PY_SPY_MISSING)
+    try:
+        return _run_loop(lambda: run_profile(args, py_spy))
+    except ProfileError as exc:
+        print(f"tickwire profile: error: {exc}", file=sys.stderr)
+        return 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -149,9 +394,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s tickwire %(levelname)s %(message)s",
     )
     try:
-        if args.command == "run":
+        if args.command in ("run", "record"):
+            if args.command == "record":
+                args.sink = ["none"]
             load_config(args.config, overrides_from(args))  # fail before any connection
             return _run_loop(lambda: _run(args))
+        if args.command == "top":
+            from tickwire.top import run_top
+
+            return run_top(args)
+        if args.command == "replay":
+            return _replay(args)
         if args.command == "simulate":
             from tickwire.sim.server import run_from_args
 
@@ -160,6 +413,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from tickwire.demo import run_demo
 
             return _run_loop(lambda: run_demo(args))
+        if args.command == "profile":
+            return _profile(args)
     except (ConfigError, ValueError) as exc:
         print(f"tickwire {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -11,6 +11,8 @@ import argparse
 import asyncio
 import sys
 import time
+from collections.abc import Sequence
+from typing import IO
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -19,10 +21,10 @@ from rich.table import Table
 from tickwire.config import load_config
 from tickwire.engine import Engine
 from tickwire.fixedpoint import format_scaled
-from tickwire.metrics import percentile
+from tickwire.metrics import LatencyHistogram, micros
 from tickwire.sim.server import parse_ready_line
 
-__all__ = ["add_arguments", "run_demo"]
+__all__ = ["add_arguments", "run_demo", "start_simulator"]
 
 DEMO_SYMBOLS = "BTC-USDT,ETH-USDT,SOL-USDT"
 DEMO_VENUES = "binance,coinbase,kraken,okx"
@@ -41,14 +43,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=7, help="simulated market seed")
 
 
-async def _start_simulator(
-    args: argparse.Namespace,
+async def start_simulator(
+    arguments: Sequence[str], *, stderr: IO[bytes] | None = None
 ) -> tuple[asyncio.subprocess.Process, dict[str, str]]:
+    """Start ``tickwire simulate --port 0 ARGUMENTS`` as a child process (its stderr to
+    ``stderr``, default ours) and return it with its endpoint per venue once it listens; the
+    caller terminates it. Raises RuntimeError when it does not start within 15 s."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tickwire", "simulate", "--port", "0",
-        "--venues", args.venues,
-        "--symbols", args.symbols, "--rate", str(args.rate), "--seed", str(args.seed),
-        stdout=asyncio.subprocess.PIPE,
+        sys.executable, "-m", "tickwire", "simulate", "--port", "0", *arguments,
+        stdout=asyncio.subprocess.PIPE, stderr=stderr,
     )
     assert process.stdout is not None
     try:
@@ -62,10 +65,6 @@ async def _start_simulator(
         process.kill()
         raise RuntimeError(f"the simulator did not start (said {text!r})") from None
     return process, endpoints
-
-
-def _micros(value_ns: int | None) -> str:
-    return "-" if value_ns is None else f"{value_ns / 1000:.1f}"
 
 
 class _View:
@@ -88,45 +87,50 @@ class _View:
         self._last_at = now
 
     def latency_row(self) -> tuple[str, str, str, str]:
-        samples = self.engine.latency.snapshot()
-        return (
-            f"{len(samples)}",
-            _micros(percentile(samples, 0.5)),
-            _micros(percentile(samples, 0.99)),
-            _micros(percentile(samples, 0.999)),
-        )
+        whole = LatencyHistogram()
+        for stages in self.engine.stages.values():
+            whole.merge(stages.recv_to_published)
+        p50, p99, p999 = whole.percentiles((0.5, 0.99, 0.999))
+        return f"{whole.count}", micros(p50), micros(p99), micros(p999)
 
     def render(self) -> Group:
         engine = self.engine
         prices = Table(title="Consolidated prices", expand=True)
-        for column in ("symbol", "bid", "ask", "price", "bid venues", "ask venues", "venues"):
-            prices.add_column(column, justify="right" if column in ("bid", "ask", "price") else "left")
+        numbers = ("bid", "ask", "price", "±")
+        for column in ("symbol", *numbers, "bid venues", "ask venues", "venues", "left out"):
+            prices.add_column(column, justify="right" if column in numbers else "left")
         quotes = Table(title="Per-venue quotes", expand=True)
-        for column in ("venue", "symbol", "bid", "bid size", "ask", "ask size", "age ms"):
+        for column in ("venue", "symbol", "bid", "bid size", "ask", "ask size", "age ms", "used"):
             quotes.add_column(column)
         now_ns = time.time_ns()
         for view in engine.aggregator.views.values():
-            last = view.last
+            current = view.current
             scale = view.instrument.price_scale
-            if last is not None and last.n_venues:
+            left_out = ", ".join(f"{v} {why}" for v, why in current.excluded.items()) if current else ""
+            if current is not None and current.n_venues:
+                confidence = current.confidence
                 prices.add_row(
                     view.symbol,
-                    format_scaled(last.bid, scale),
-                    format_scaled(last.ask, scale),
-                    format_scaled(last.price, last.price_scale),
-                    ",".join(last.bid_venues),
-                    ",".join(last.ask_venues),
-                    str(last.n_venues),
+                    format_scaled(current.bid, scale),
+                    format_scaled(current.ask, scale),
+                    format_scaled(current.price, current.price_scale),
+                    "" if confidence is None else format_scaled(confidence, current.price_scale),
+                    ",".join(current.bid_venues),
+                    ",".join(current.ask_venues),
+                    str(current.n_venues),
+                    left_out,
                 )
             else:
-                prices.add_row(view.symbol, "-", "-", "-", "", "", "0")
+                prices.add_row(view.symbol, "-", "-", "-", "", "", "", "0", left_out)
             size_scale = view.instrument.size_scale
-            for venue, q in sorted(view.quotes.items()):
+            for name, source in sorted(view.sources.items()):
+                q = source.quote
                 quotes.add_row(
-                    venue, view.symbol,
+                    name, view.symbol,
                     format_scaled(q.bid, scale), format_scaled(q.bid_size, size_scale),
                     format_scaled(q.ask, scale), format_scaled(q.ask_size, size_scale),
                     f"{(now_ns - q.recv_ns) / 1e6:.0f}",
+                    "yes" if name in view.basis.used else view.basis.excluded.get(name, ""),
                 )
         venues = Table(title="Venues", expand=True)
         for column in ("venue", "state", "msg/s", "frames", "errors", "reconnects"):
@@ -168,7 +172,10 @@ async def run_demo(args: argparse.Namespace) -> int:
     if args.rate <= 0 or args.duration <= 0:
         raise ValueError("--rate and --duration must be > 0")
     venues = args.venues.split(",")
-    simulator, endpoints = await _start_simulator(args)
+    simulator, endpoints = await start_simulator(
+        ["--venues", args.venues, "--symbols", args.symbols, "--rate", str(args.rate),
+         "--seed", str(args.seed)]
+    )
     try:
         config = load_config(
             None,
@@ -179,7 +186,7 @@ async def run_demo(args: argparse.Namespace) -> int:
                 "endpoints": {venue: endpoints[venue] for venue in venues},
             },
         )
-        engine = Engine(config)
+        engine = Engine(config, timed=True)
         view = _View(engine)
         console = Console()
         runner = asyncio.create_task(engine.run(args.duration))

@@ -11,16 +11,21 @@ import asyncio
 import random
 import signal
 import time
-from typing import Protocol
+from typing import TYPE_CHECKING, Callable, Protocol
 
 from tickwire.aggregate import Aggregator
 from tickwire.config import Config
-from tickwire.metrics import LatencyRing
+from tickwire.instruments import Instrument
+from tickwire.metrics import FAST_BUCKET, FAST_LIMIT_NS, VenueStages, micros
 from tickwire.model import ConsolidatedQuote, Quote, Ticker, Trade
 from tickwire.sinks.stdout import StdoutSink
+from tickwire.transport.rest import NeedsMetadata, metadata_loader
 from tickwire.transport.session import FrameConsumer, SessionSettings, VenueSession
 from tickwire.venues.base import Channel, VenueAdapter
 from tickwire.venues.registry import VENUES, instruments_for
+
+if TYPE_CHECKING:
+    from tickwire.record.writer import Recorder, VenueRecorder
 
 __all__ = ["Engine", "Sink"]
 
@@ -37,60 +42,122 @@ class Sink(Protocol):
     def close(self) -> None: ...
 
 
-class Engine:
-    """One process: every configured venue session feeding one aggregator and the sinks."""
+def stop_on_signals(stop: Callable[[], None]) -> None:
+    """Call ``stop`` on SIGINT and SIGTERM (where the running event loop can catch them)."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop)
+        except (NotImplementedError, RuntimeError):
+            pass
 
-    def __init__(self, config: Config, sinks: list[Sink] | None = None) -> None:
+
+def session_settings(config: Config) -> SessionSettings:
+    """The venue sessions' transport knobs from ``config.transport``."""
+    transport = config.transport
+    return SessionSettings(
+        connect_timeout=transport.connect_timeout,
+        silence_timeout=transport.silence_timeout,
+        max_frame_bytes=transport.max_frame_bytes,
+        backoff=transport.backoff,
+        ca_file=transport.ca_file,
+        max_connection_age=transport.max_connection_age,
+    )
+
+
+def local_sinks(
+    config: Config, instruments: list[Instrument], on_reader_gone: Callable[[], None]
+) -> list[Sink]:
+    """The sinks ``config.sinks`` names that write on this machine (stdout)."""
+    sinks: list[Sink] = []
+    if "stdout" in config.sinks:
+        sinks.append(
+            StdoutSink(
+                {i.symbol: i.size_scale for i in instruments},
+                {i.symbol: i.price_scale for i in instruments},
+                on_reader_gone=on_reader_gone,
+            )
+        )
+    return sinks
+
+
+class Engine:
+    """One process: every configured venue session feeding one aggregator and the sinks.
+
+    ``clock`` gives the time of everything the engine stamps itself (``publish_ns``, a venue
+    going down); a replay passes the recorded time. With a ``recorder``, every session's
+    connection events and every frame (before it is decoded) are recorded. With ``timed``,
+    ``stages`` holds each venue's stage latency histograms (see ``frame_consumer``).
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        sinks: list[Sink] | None = None,
+        *,
+        clock: Callable[[], int] = time.time_ns,
+        recorder: Recorder | None = None,
+        timed: bool = False,
+    ) -> None:
         self.config = config
+        self.clock = clock
+        self.recorder = recorder
         instruments = config.instrument_list()
-        self.aggregator = Aggregator(instruments)
-        if sinks is None:
-            sinks = self._configured_sinks(instruments)
+        aggregation = config.aggregation
+        self.aggregator = Aggregator(instruments, aggregation.rules, aggregation.merge_quotes)
+        if sinks is None:  # with merged quote currencies, consolidated symbols of their own
+            sinks = self._configured_sinks(
+                [*instruments, *(view.instrument for view in self.aggregator.views.values())]
+            )
         self.sinks = sinks
-        self.latency = LatencyRing()
+        self.stages = {name: VenueStages() for name in config.venues} if timed else {}
         self.updates = 0
         channels = frozenset(config.channels)
         self._publish_trades = Channel.TRADES in channels
         self._publish_tickers = Channel.TICKER in channels
         transport = config.transport
-        settings = SessionSettings(
-            connect_timeout=transport.connect_timeout,
-            silence_timeout=transport.silence_timeout,
-            max_frame_bytes=transport.max_frame_bytes,
-            backoff=transport.backoff,
-            ca_file=transport.ca_file,
-            max_connection_age=transport.max_connection_age,
-        )
+        settings = session_settings(config)
         rng = random.Random()
         self.sessions: list[VenueSession] = []
         for name in config.venues:
             adapter = VENUES[name](instruments_for(name, instruments), channels)
+            on_frame = self.frame_consumer(adapter)
+            venue_recorder = None
+            if recorder is not None:
+                venue_recorder = recorder.venue(name)
+                on_frame = _recording(venue_recorder, on_frame)
             self.sessions.append(
                 VenueSession(
                     adapter,
                     config.endpoints.get(name),
-                    self.frame_consumer(adapter),
-                    self._venue_down_handler(name),
+                    on_frame,
+                    self._venue_down_handler(name, venue_recorder),
                     settings,
                     rng,
+                    venue_recorder,
+                    prepare=metadata_loader(
+                        _recorded_metadata(adapter, venue_recorder),
+                        config.endpoints.get(name),
+                        config.rest_endpoints.get(name),
+                        timeout=transport.connect_timeout,
+                        ca_file=transport.ca_file,
+                    ),
                 )
             )
         self._stopped = asyncio.Event()
 
     def _configured_sinks(self, instruments: list) -> list[Sink]:  # type: ignore[type-arg]
-        sinks: list[Sink] = []
-        if "stdout" in self.config.sinks:
-            sinks.append(
-                StdoutSink(
-                    {i.symbol: i.size_scale for i in instruments},
-                    {i.symbol: i.price_scale for i in instruments},
-                    on_reader_gone=self.stop,
-                )
-            )
-        return sinks
+        return local_sinks(self.config, instruments, self.stop)
 
     def frame_consumer(self, adapter: VenueAdapter) -> FrameConsumer:
-        """The hot path for one venue's frames."""
+        """The hot path for one venue's frames.
+
+        When timed, a staged frame is stamped after its decode, each of its updates after the
+        aggregator (its ``publish_ns``) and after the sinks encoded it, and the flush after its
+        write; each stage goes into the venue's ``VenueStages`` with a list increment
+        (``tickwire.metrics``). Staged are every frame that ends a socket read (so every frame
+        at a quiet moment) and, inside a burst, every ``config.stage_sample``-th frame.
+        """
         decode = adapter.decode
         on_quote = self.aggregator.on_quote
         on_trade = self.aggregator.on_trade
@@ -99,13 +166,37 @@ class Engine:
         trade_publishers = tuple(s.publish_trade for s in sinks) if self._publish_trades else ()
         ticker_publishers = tuple(s.publish_ticker for s in sinks) if self._publish_tickers else ()
         flushers = tuple(s.flush for s in sinks)
-        record_latency = self.latency.record
-        time_ns = time.time_ns
+        time_ns = self.clock
         quote_type = Quote
         trade_type = Trade
+        stages = self.stages.get(adapter.name)
+        timed = stages is not None
+        if stages is not None:
+            fast_bucket = FAST_BUCKET
+            fast_limit = FAST_LIMIT_NS
+            decoded = stages.recv_to_decoded.counts
+            aggregated = stages.decoded_to_aggregated.counts
+            published = stages.aggregated_to_published.counts
+            whole = stages.recv_to_published.counts
+            record_update = stages.record_update
+            record_exchange = stages.exchange_to_recv.record
+            flushed = stages.published_to_flushed.counts
+            record_flush = stages.published_to_flushed.record
+        sample_every = self.config.stage_sample
+        countdown = sample_every  # frames of a burst until the next one timed at every stage
+        pending_since = 0  # publish_ns of the first line of a staged frame not yet flushed
 
         def on_frame(payload: bytes, recv_ns: int, last_in_buffer: bool) -> None:
-            for event in decode(payload, recv_ns):
+            nonlocal countdown, pending_since
+            events = decode(payload, recv_ns)
+            staged = False
+            if timed:
+                countdown -= 1
+                if last_in_buffer or not countdown:
+                    countdown = sample_every
+                    staged = True
+                    decoded_ns = start_ns = time_ns()
+            for event in events:
                 event_type = type(event)
                 if event_type is quote_type:
                     update = on_quote(event)  # type: ignore[arg-type]
@@ -113,8 +204,24 @@ class Engine:
                         publish_ns = time_ns()
                         for publish in publishers:
                             publish(update, publish_ns)
-                        record_latency(publish_ns - recv_ns)
                         self.updates += 1
+                        if staged:
+                            published_ns = time_ns()
+                            if (
+                                recv_ns <= decoded_ns <= start_ns <= publish_ns <= published_ns
+                                < recv_ns + fast_limit
+                            ):
+                                decoded[fast_bucket[decoded_ns - recv_ns]] += 1
+                                aggregated[fast_bucket[publish_ns - start_ns]] += 1
+                                published[fast_bucket[published_ns - publish_ns]] += 1
+                                whole[fast_bucket[published_ns - recv_ns]] += 1
+                            else:
+                                record_update(recv_ns, decoded_ns, start_ns, publish_ns, published_ns)
+                            if update.exchange_ns:
+                                record_exchange(recv_ns - update.exchange_ns)
+                            if not pending_since:
+                                pending_since = publish_ns
+                            start_ns = published_ns
                 elif event_type is trade_type:
                     on_trade(event)  # type: ignore[arg-type]
                     if trade_publishers:
@@ -128,42 +235,91 @@ class Engine:
             if last_in_buffer:
                 for flush in flushers:
                     flush()
+                if pending_since:
+                    wait_ns = time_ns() - pending_since
+                    if 0 <= wait_ns < fast_limit:
+                        flushed[fast_bucket[wait_ns]] += 1
+                    else:
+                        record_flush(wait_ns)
+                    pending_since = 0
 
         return on_frame
 
-    def _venue_down_handler(self, venue: str):  # type: ignore[no-untyped-def]
+    def _venue_down_handler(self, venue: str, venue_recorder: VenueRecorder | None):  # type: ignore[no-untyped-def]
         def on_down() -> None:
-            if self._stopped.is_set():
+            now = self.clock()
+            stopping = self._stopped.is_set()
+            if venue_recorder is not None:  # recorded here, so a replay drops it at this very time
+                session = next(s for s in self.sessions if s.name == venue)
+                venue_recorder.disconnected(session.stats.last_error or "connection closed", now, stopping)
+            if stopping:
                 return  # shutting down: the last prices published stay the last word
-            now = time.time_ns()
-            for update in self.aggregator.drop_venue(venue, now):
-                for sink in self.sinks:
-                    sink.publish(update, now)
-            for sink in self.sinks:
-                sink.flush()
+            self._publish_all(self.aggregator.drop_venue(venue, now), now)
 
         return on_down
 
+    def _publish_all(self, updates: list[ConsolidatedQuote], now: int) -> None:
+        for update in updates:
+            for sink in self.sinks:
+                sink.publish(update, now)
+        self.updates += len(updates)
+        for sink in self.sinks:
+            sink.flush()
+
+    async def _sweep_aggregator(self) -> None:
+        """Every ``aggregator.sweep_interval_ns``, tell the aggregator which venues sent any
+        frame (their session's last-frame stamp moved) and publish what staleness and
+        heartbeats change. Liveness is timed on the monotonic clock."""
+        aggregator = self.aggregator
+        seen = {session.name: 0 for session in self.sessions}
+        while True:
+            await asyncio.sleep(aggregator.sweep_interval_ns / 1e9)
+            heard = []
+            for session in self.sessions:
+                last_frame_ns = session.stats.last_frame_ns
+                if last_frame_ns != seen[session.name]:
+                    seen[session.name] = last_frame_ns
+                    heard.append(session.name)
+            self.sweep(time.monotonic_ns(), self.clock(), heard)
+
+    def sweep(self, now_ns: int, wall_ns: int, heard: list[str]) -> None:
+        """One aggregator sweep (staleness, heartbeats) at monotonic ``now_ns`` and wall time
+        ``wall_ns``, ``heard`` naming the venues that sent a frame since the last one; what it
+        changes is published. Recorded when recording, so a replay sweeps at the same point."""
+        if self.recorder is not None:
+            self.recorder.sweep(now_ns, wall_ns, heard)
+        self._publish_all(self.aggregator.sweep(now_ns, wall_ns, heard), wall_ns)
+
     async def run(self, duration: float | None = None) -> None:
         """Run every session until ``stop`` (or SIGINT/SIGTERM, or ``duration`` seconds)."""
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                loop.add_signal_handler(sig, self.stop)
-            except (NotImplementedError, RuntimeError):
-                pass
+        stop_on_signals(self.stop)
         tasks = [asyncio.create_task(s.run(), name=f"session-{s.name}") for s in self.sessions]
+        sweeper = asyncio.create_task(self._sweep_aggregator(), name="aggregator-sweep")
+        if self.recorder is not None:
+            tasks.append(asyncio.create_task(self._flush_recording(self.recorder), name="recorder"))
         try:
             await asyncio.wait_for(self._stopped.wait(), duration)
         except asyncio.TimeoutError:
             pass
         finally:
             self._stopped.set()  # from here on a closing session is not a venue going down
+            sweeper.cancel()
             for session in self.sessions:
                 session.stop()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            if self.recorder is not None:
+                tasks[-1].cancel()
+            await asyncio.gather(*tasks, sweeper, return_exceptions=True)
             for sink in self.sinks:
                 sink.close()
+            if self.recorder is not None:
+                self.recorder.close()  # after the sessions: their disconnects are recorded too
+
+    @staticmethod
+    async def _flush_recording(recorder: Recorder) -> None:
+        """Hand buffered records to the writer at least every ``flush_seconds``."""
+        while True:
+            await asyncio.sleep(recorder.settings.flush_seconds)
+            recorder.flush()
 
     def summary(self) -> str:
         """Counters of the run so far, one line per venue (for stderr at exit)."""
@@ -177,8 +333,55 @@ class Engine:
                 f"{stats.connects} connects, {stats.reconnects} reconnects, "
                 f"{stats.connect_failures} failed connects, dropped frames: {errors}"
             )
+            venue_stages = self.stages.get(session.name)
+            if venue_stages is not None:
+                whole = venue_stages.recv_to_published
+                p50, p99, p999 = (micros(v) for v in whole.percentiles((0.5, 0.99, 0.999)))
+                lines.append(
+                    f"tickwire: {session.name}: recv->published µs p50 {p50} p99 {p99} "
+                    f"p99.9 {p999} ({whole.count} updates)"
+                )
+        lines.extend(f"tickwire: {line}" for line in self.aggregator.exclusion_lines())
+        if self.recorder is not None:
+            lines.append(self.recorder.summary())
         return "\n".join(lines)
 
     def stop(self) -> None:
         """End ``run``: sessions close, sinks flush."""
         self._stopped.set()
+
+    @property
+    def stopping(self) -> bool:
+        """True once ``stop`` was called (or a sink's reader went away)."""
+        return self._stopped.is_set()
+
+
+def _recorded_metadata(adapter: VenueAdapter, venue_recorder: VenueRecorder | None) -> object:
+    """``adapter``, or with a recorder and metadata to fetch, ``adapter`` recording its answers."""
+    if venue_recorder is None or not isinstance(adapter, NeedsMetadata):
+        return adapter
+    return _RecordedMetadata(adapter, venue_recorder)
+
+
+class _RecordedMetadata:
+    """An adapter's metadata requests, with every answer recorded before the adapter reads it."""
+
+    def __init__(self, adapter: NeedsMetadata, venue_recorder: VenueRecorder) -> None:
+        self._adapter = adapter
+        self._recorder = venue_recorder
+        self.metadata_requests = adapter.metadata_requests
+
+    def load_metadata(self, url: str, body: bytes) -> None:
+        self._recorder.http_answer(url, body, time.time_ns())
+        self._adapter.load_metadata(url, body)
+
+
+def _recording(venue_recorder: VenueRecorder, on_frame: FrameConsumer) -> FrameConsumer:
+    """``on_frame`` that first records the frame with its receive time."""
+    record = venue_recorder.frame
+
+    def recorded(payload: bytes, recv_ns: int, last_in_buffer: bool) -> None:
+        record(payload, recv_ns)
+        on_frame(payload, recv_ns, last_in_buffer)
+
+    return recorded

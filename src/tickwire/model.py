@@ -13,6 +13,7 @@ __all__ = [
     "SELL",
     "ConsolidatedQuote",
     "Event",
+    "PriceBasis",
     "Quote",
     "Ticker",
     "Trade",
@@ -62,12 +63,33 @@ class Ticker(msgspec.Struct, frozen=True, gc=False):
 Event = Quote | Trade | Ticker
 
 
+class PriceBasis(msgspec.Struct, frozen=True, gc=False):
+    """What a consolidated price rests on; one object serves every update until it changes.
+
+    ``method`` made the price from the ``n_venues`` venues ``used``; ``excluded`` maps each
+    source left out to why (``stale``, ``reconnecting``, ``outlier``; it must not be changed).
+    ``status`` is ``ok`` while some venue is used, else why not: ``stale`` or ``reconnecting``
+    when every source left out shares that reason, ``unavailable`` otherwise.
+    """
+
+    method: str
+    status: str
+    n_venues: int
+    used: tuple[str, ...]
+    excluded: dict[str, str]
+
+
 class ConsolidatedQuote(msgspec.Struct, frozen=True, gc=False):
     """The cross-venue view of one instrument after an update.
 
-    ``bid``/``ask`` and sizes are at the instrument's price/size scale; ``price`` is at
-    ``price_scale`` (the price scale plus ``PRICE_EXTRA_DIGITS`` of the aggregator, so that means
-    and medians stay exact). ``recv_ns`` is the receive time of the frame that caused the update.
+    ``bid``/``ask`` and sizes are at the instrument's price/size scale, over the venues used;
+    ``bbo_state`` is ``normal``, ``locked`` (best bid = best ask) or ``crossed`` (best bid above
+    best ask). ``price`` and ``confidence`` (None where the method gives none) are at
+    ``price_scale``: the price scale plus the aggregator's ``PRICE_EXTRA_DIGITS``, so medians and
+    half-spreads stay exact. With no venue used (``n_venues`` 0) prices and sizes are 0 and
+    ``bbo_state`` is "". ``basis`` says which venues were used and why others were not (its
+    fields are also readable here). ``recv_ns`` is the receive time of the frame that caused the
+    update (or the time of the sweep that did), ``venue`` that frame's venue ("" for a heartbeat).
     """
 
     symbol: str
@@ -77,9 +99,31 @@ class ConsolidatedQuote(msgspec.Struct, frozen=True, gc=False):
     ask: int
     ask_size: int
     ask_venues: tuple[str, ...]
+    bbo_state: str
     price: int
+    confidence: int | None
     price_scale: int
-    n_venues: int
+    basis: PriceBasis
     recv_ns: int
     exchange_ns: int
     venue: str
+
+    @property
+    def method(self) -> str:
+        return self.basis.method
+
+    @property
+    def status(self) -> str:
+        return self.basis.status
+
+    @property
+    def n_venues(self) -> int:
+        return self.basis.n_venues
+
+    @property
+    def used(self) -> tuple[str, ...]:
+        return self.basis.used
+
+    @property
+    def excluded(self) -> dict[str, str]:
+        return self.basis.excluded

@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 import os
 
-from tickwire.model import BUY, ConsolidatedQuote, Ticker, Trade
+from tickwire.model import BUY, ConsolidatedQuote, PriceBasis, Ticker, Trade
 from tickwire.sinks.stdout import StdoutSink
 
 
-def update(bid: int, ask: int, price: int, n_venues: int = 1) -> ConsolidatedQuote:
+def update(bid: int, ask: int, price: int, n_venues: int = 1, confidence: int | None = None,
+           excluded: dict[str, str] | None = None) -> ConsolidatedQuote:
     venues = ("binance",) if n_venues else ()
-    return ConsolidatedQuote("BTC-USDT", bid, 150000000, venues, ask, 1, venues, price, 10,
-                             n_venues, 11, 12, "binance")
+    basis = PriceBasis("median" if confidence is None else "pyth", "ok" if n_venues else "stale",
+                       n_venues, venues, excluded or {})
+    return ConsolidatedQuote("BTC-USDT", bid, 150000000, venues, ask, 1, venues,
+                             "normal" if n_venues else "", price, confidence, 10, basis, 11, 12, "binance")
 
 
 def read_lines(fd: int) -> list[dict]:
@@ -37,19 +40,31 @@ def test_lines_carry_exact_decimal_text_and_are_written_only_on_flush():
         "type": "price", "symbol": "BTC-USDT",
         "bid": "67012.4", "bid_size": "1.5", "bid_venues": ["binance"],
         "ask": "67012.41", "ask_size": "0.00000001", "ask_venues": ["binance"],
-        "price": "67012.405", "n_venues": 1, "venue": "binance",
+        "bbo_state": "normal", "price": "67012.405", "confidence": None, "method": "median",
+        "status": "ok", "n_venues": 1, "used": ["binance"], "excluded": {}, "venue": "binance",
         "exchange_ns": 12, "recv_ns": 11, "publish_ns": 13,
     }
     assert (second["bid"], second["ask"], second["price"]) == ("0.00000001", "999999999.99999999", "500000000")
 
 
-def test_a_view_without_venues_is_published_with_null_prices():
+def test_a_view_without_venues_is_published_with_null_prices_and_the_reason():
     read_end, write_end = os.pipe()
     sink = StdoutSink({"BTC-USDT": 8}, {"BTC-USDT": 8}, write_end)
-    sink.publish(update(0, 0, 0, n_venues=0), publish_ns=1)
+    sink.publish(update(0, 0, 0, n_venues=0, excluded={"binance": "stale"}), publish_ns=1)
     sink.flush()
     (line,) = read_lines(read_end)
     assert (line["bid"], line["ask"], line["price"], line["n_venues"]) == (None, None, None, 0)
+    assert (line["bbo_state"], line["status"], line["excluded"]) == (None, "stale", {"binance": "stale"})
+
+
+def test_a_confidence_is_exact_text_at_the_price_scale():
+    read_end, write_end = os.pipe()
+    sink = StdoutSink({"BTC-USDT": 8}, {"BTC-USDT": 8}, write_end)
+    sink.publish(update(6701240000000, 6701241000000, 670124050000000, confidence=4250000000),
+                 publish_ns=1)
+    sink.flush()
+    (line,) = read_lines(read_end)
+    assert (line["price"], line["confidence"], line["method"]) == ("67012.405", "0.425", "pyth")
 
 
 def test_trades_have_their_own_line_type():

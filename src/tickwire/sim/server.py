@@ -1,7 +1,9 @@
 """The simulator's I/O: one picows WebSocket server hosting one or several simulated venues.
 
 Each venue is served under its own path prefix (``/binance/stream``, ``/coinbase``, …); a path
-without a known venue prefix goes to the first venue. Protocol decisions live in the venue
+without a known venue prefix goes to the first venue. A plain HTTP GET (no WebSocket upgrade)
+gets the venue's ``http_get`` answer, e.g. OKX's REST instrument list, and the connection is
+closed. Protocol decisions live in the venue
 modules (``tickwire.sim.binance``, … through ``tickwire.sim.venue.SimVenue``), the synthetic
 market in ``tickwire.sim.market`` and recordings in ``tickwire.sim.recorded``; this module only
 accepts connections, moves bytes, keeps time and counts.
@@ -41,6 +43,9 @@ from tickwire.sim.market import (
     VenueView,
     symbol_spec,
 )
+from tickwire.record.capture import is_capture
+from tickwire.record.reader import is_recording
+from tickwire.record.sources import open_sources, received_frames
 from tickwire.sim.recorded import load_recorded_frames
 from tickwire.sim.registry import SIM_VENUES
 from tickwire.sim.venue import RequestPathError, SimSession, SimVenue
@@ -61,6 +66,9 @@ DEFAULT_VENUES = ("binance",)
 _TICK_SECONDS = 0.001
 _MAX_BACKLOG_SECONDS = 0.1  # a pacer that falls further behind than this skips ahead
 _UNPACED_BATCH = 1024  # frames per tick when replaying as fast as possible
+_JSON = {"Content-Type": "application/json"}
+
+_ReplayedFrame = tuple["_ServedVenue", str, bytes, int]  # venue, topic, payload, recv_ns (or 0)
 
 
 @dataclass
@@ -161,8 +169,11 @@ class Simulator:
     ``symbols`` are canonical; every venue quotes those of a kind it lists around one common
     random walk, with its own small differences. ``rate`` is market steps per second per symbol
     (0: none); at each step every venue publishes at most one event (a quote, a trade or its
-    ticker, among ``channels``). ``replay`` plays a recording through the first venue instead, at
-    ``replay_speed`` frames per second overall (None: as fast as clients read).
+    ticker, among ``channels``). ``replay`` plays a recording instead: a file of one frame per
+    line goes through the first venue; a tickwire recording (file or directory) or a cryptofeed
+    capture (``tickwire.record``) sends every venue's frames through that venue, which must be
+    served. Frames go at ``replay_speed`` frames per second overall, or at ``replay_pace`` times
+    the recorded pace (recordings and captures), or else as fast as clients read.
     ``ping_interval``, ``pong_timeout`` and ``idle_timeout`` replace the venue's own values for
     venues that have one. ``drop_after`` aborts each connection once it has been sent that many
     data frames. Invalid options raise ValueError with a one-line reason.
@@ -179,6 +190,7 @@ class Simulator:
         channels: Sequence[str] = CHANNELS,
         replay: str | Path | None = None,
         replay_speed: float | None = None,
+        replay_pace: float | None = None,
         loop_replay: bool = False,
         subscribe_all: bool = False,
         ping_interval: float | None = None,
@@ -194,6 +206,8 @@ class Simulator:
             raise ValueError(f"rate must be >= 0 messages per second per symbol, got {rate}")
         if replay_speed is not None and not (math.isfinite(replay_speed) and replay_speed > 0):
             raise ValueError(f"replay speed must be > 0 messages per second, got {replay_speed}")
+        if replay_pace is not None and not (math.isfinite(replay_pace) and replay_pace > 0):
+            raise ValueError(f"replay pace must be > 0 times the recorded pace, got {replay_pace}")
         for name, seconds in (
             ("ping interval", ping_interval),
             ("pong timeout", pong_timeout),
@@ -203,7 +217,7 @@ class Simulator:
                 raise ValueError(f"{name} must be > 0 seconds, got {seconds}")
         if drop_after is not None and drop_after < 1:
             raise ValueError(f"drop-after must be at least 1 frame, got {drop_after}")
-        if replay is not None and not Path(replay).is_file():
+        if replay is not None and not Path(replay).exists():
             raise ValueError(f"replay file {str(replay)!r} does not exist")
         venue_types = _venue_types(venues)
         specs = [symbol_spec(symbol) for symbol in symbols]
@@ -228,6 +242,8 @@ class Simulator:
         self._rate = rate * len(symbols)
         self._replay = replay
         self._replay_speed = replay_speed
+        self._replay_pace = replay_pace
+        self.replay_skipped = 0  # recorded frames no served venue sends (replies, other venues)
         self._loop_replay = loop_replay
         self._subscribe_all = subscribe_all
         self._drop_after = drop_after
@@ -296,8 +312,10 @@ class Simulator:
     async def start(self) -> None:
         """Load the recording (if any), listen, and start producing frames."""
         source: Callable[[int], bool]
+        frames: list[_ReplayedFrame] = []
         if self._replay is not None:
-            frames = load_recorded_frames(self._replay, self._first.venue.recorded_frame)
+            frames = self._load_replay(self._replay)
+            self._fed = tuple(dict.fromkeys(served for served, _, _, _ in frames)) or self._fed
             source, rate = self._replay_source(frames), self._replay_speed
         else:
             source, rate = self._market_step, self._rate
@@ -305,8 +323,35 @@ class Simulator:
             self._accept, self._host, self._port, enable_auto_pong=False
         )
         self._port = self._server.sockets[0].getsockname()[1]
-        if rate != 0:
+        if self._replay_pace is not None:
+            offsets = [(recv_ns - frames[0][3]) / 1e9 / self._replay_pace for *_, recv_ns in frames]
+            self._pump = asyncio.create_task(self._run_recorded_pace(source, offsets))
+        elif rate != 0:
             self._pump = asyncio.create_task(self._run_pump(source, rate))
+
+    def _load_replay(self, path: str | Path) -> list[_ReplayedFrame]:
+        if _is_line_file(path):  # one frame per line
+            frames = load_recorded_frames(path, self._first.venue.recorded_frame)
+            return [(self._first, topic, payload, 0) for topic, payload in frames]
+        by_adapter = {
+            adapter: served
+            for served in self._served.values()
+            for adapter in (served.venue.name, *served.venue.extra_endpoints)
+        }
+        replayed: list[_ReplayedFrame] = []
+        for venue, recv_ns, payload in received_frames(open_sources([path])):
+            served = by_adapter.get(venue)
+            try:
+                if served is None:
+                    raise ValueError(venue)
+                topic, body = served.venue.recorded_frame(payload)
+            except ValueError:  # a reply to the recorded client, a venue not served
+                self.replay_skipped += 1
+                continue
+            replayed.append((served, topic, body, recv_ns))
+        if not replayed:
+            raise ValueError(f"{path}: no recorded frame of the venues served")
+        return replayed
 
     async def stop(self) -> None:
         """Stop producing, close the listener and abort every connection."""
@@ -372,6 +417,14 @@ class Simulator:
     def _accept(self, request: WSUpgradeRequest) -> _Client | WSUpgradeResponseWithListener:
         served, path = self._route(request.path.decode("latin-1"))
         try:
+            if "upgrade" not in request.headers:  # a plain GET: answered, then closed
+                status, body = served.venue.http_get(path)
+                response = (
+                    WSUpgradeResponse.create_ok_response(body, _JSON)
+                    if status == 200
+                    else WSUpgradeResponse.create_error_response(status, body, _JSON)
+                )
+                return WSUpgradeResponseWithListener(response, None)
             session = served.venue.accept(path)
         except RequestPathError as exc:
             response = WSUpgradeResponse.create_error_response(exc.status, exc.reason.encode())
@@ -495,9 +548,8 @@ class Simulator:
                 self._publish_event(served, event)
         return True
 
-    def _replay_source(self, frames: list[tuple[str, bytes]]) -> Callable[[int], bool]:
+    def _replay_source(self, frames: list[_ReplayedFrame]) -> Callable[[int], bool]:
         position = 0
-        served = self._first
 
         def next_recorded(now_ms: int) -> bool:
             nonlocal position
@@ -505,7 +557,7 @@ class Simulator:
                 if not (self._loop_replay and frames):
                     return False
                 position = 0
-            topic, payload = frames[position]
+            served, topic, payload, _ = frames[position]
             position += 1
             receivers = self._receivers(served, topic)
             if receivers:
@@ -548,6 +600,23 @@ class Simulator:
                 else:
                     next_due = started + (produced + 1) / rate
                     await asyncio.sleep(max(_TICK_SECONDS, next_due - loop.time()))
+
+    async def _run_recorded_pace(self, source: Callable[[int], bool], offsets: list[float]) -> None:
+        """Send the recorded frames at ``offsets`` (seconds after the first listener came)."""
+        loop = asyncio.get_running_loop()
+        while not self._has_listener():
+            self._listener_changed.clear()
+            await self._listener_changed.wait()
+        while True:
+            started = loop.time()
+            for offset in offsets:
+                delay = started + offset - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                source(0)
+            if not self._loop_replay:
+                self._replay_done.set()
+                return
 
     def _publish_event(self, served: _ServedVenue, event: MarketEvent) -> None:
         venue = served.venue
@@ -651,7 +720,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add(
         "--replay",
         metavar="FILE",
-        help="play recorded frames (one per line) through the first venue instead",
+        help="play recorded frames instead: a file of one frame per line (through the first "
+        "venue), or a tickwire recording (file or directory) or cryptofeed capture, whose venues "
+        "and symbols are then served",
+    )
+    add(
+        "--replay-pace",
+        type=float,
+        metavar="N",
+        help="replay a recording or capture at N times its recorded pace (1: as recorded)",
     )
     add(
         "--replay-speed",
@@ -710,15 +787,19 @@ async def run_from_args(args: argparse.Namespace) -> int:
     """
     if args.duration is not None and not args.duration >= 0:
         raise ValueError(f"duration must be >= 0 seconds, got {args.duration}")
+    venues, symbols = _comma_list(args.venues), _comma_list(args.symbols)
+    if args.replay is not None and Path(args.replay).exists() and not _is_line_file(args.replay):
+        venues, symbols = _recorded_venues_and_symbols(args.replay)
     simulator = Simulator(
         host=args.host,
         port=args.port,
-        venues=_comma_list(args.venues),
-        symbols=_comma_list(args.symbols),
+        venues=venues,
+        symbols=symbols,
         rate=args.rate,
         channels=_comma_list(args.channels),
         replay=args.replay,
         replay_speed=args.replay_speed,
+        replay_pace=args.replay_pace,
         loop_replay=args.loop,
         subscribe_all=args.subscribe_all,
         ping_interval=args.ping_interval,
@@ -746,6 +827,25 @@ async def run_from_args(args: argparse.Namespace) -> int:
         for signal_number in handled_signals:
             loop.remove_signal_handler(signal_number)
     return 0
+
+
+def _is_line_file(path: str | Path) -> bool:
+    return Path(path).is_file() and not (is_recording(path) or is_capture(path))
+
+
+def _recorded_venues_and_symbols(path: str) -> tuple[list[str], list[str]]:
+    """The simulated venues serving a recording's (or capture's) venues, and its symbols."""
+    sim_venue_of = {
+        adapter: name
+        for name, venue_type in SIM_VENUES.items()
+        for adapter in (name, *venue_type.extra_endpoints)
+    }
+    config = open_sources([path])[0].config
+    missing = [v for v in config.venues if v not in sim_venue_of]
+    if missing:
+        raise ValueError(f"{path}: the simulator serves no venue {', '.join(missing)}")
+    venues = list(dict.fromkeys(sim_venue_of[v] for v in config.venues))
+    return venues, list(config.symbols)
 
 
 def parse_ready_line(line: str) -> tuple[str, dict[str, str]]:

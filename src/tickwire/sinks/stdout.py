@@ -29,8 +29,14 @@ class PriceLine(msgspec.Struct, tag_field="type", tag="price", gc=False):
     ask: str | None
     ask_size: str | None
     ask_venues: tuple[str, ...]
+    bbo_state: str | None
     price: str | None
+    confidence: str | None
+    method: str
+    status: str
     n_venues: int
+    used: tuple[str, ...]
+    excluded: dict[str, str]
     venue: str
     exchange_ns: int
     recv_ns: int
@@ -87,13 +93,15 @@ class StdoutSink:
 
     def publish(self, update: ConsolidatedQuote, publish_ns: int) -> None:
         """Encode ``update`` into the pending buffer (written by the next ``flush``)."""
-        if update.n_venues:
+        basis = update.basis
+        if basis.n_venues:
             prices = self._price_text[update.symbol]
             sizes = self._size_text[update.symbol]
             mids = self._mid_text[update.symbol]
             price_memo = prices.memo
             size_memo = sizes.memo
             bid, ask, bid_size, ask_size = update.bid, update.ask, update.bid_size, update.ask_size
+            confidence = update.confidence
             line = PriceLine(
                 update.symbol,
                 price_memo.get(bid) or prices.format(bid),
@@ -102,8 +110,14 @@ class StdoutSink:
                 price_memo.get(ask) or prices.format(ask),
                 size_memo.get(ask_size) or sizes.format(ask_size),
                 update.ask_venues,
+                update.bbo_state,
                 mids.memo.get(update.price) or mids.format(update.price),
-                update.n_venues,
+                None if confidence is None else mids.memo.get(confidence) or mids.format(confidence),
+                basis.method,
+                basis.status,
+                basis.n_venues,
+                basis.used,
+                basis.excluded,
                 update.venue,
                 update.exchange_ns,
                 update.recv_ns,
@@ -111,8 +125,9 @@ class StdoutSink:
             )
         else:
             line = PriceLine(
-                update.symbol, None, None, (), None, None, (), None, 0, update.venue,
-                update.exchange_ns, update.recv_ns, publish_ns,
+                update.symbol, None, None, (), None, None, (), None, None, None, basis.method,
+                basis.status, 0, (), basis.excluded, update.venue, update.exchange_ns,
+                update.recv_ns, publish_ns,
             )
         buffer = self._buffer
         self._encoder.encode_into(line, buffer, len(buffer))

@@ -7,21 +7,32 @@ recv_ns, last_in_buffer)``; the session never queues, parses or logs per frame.
 
 from __future__ import annotations
 
+import array
 import asyncio
 import enum
+import fcntl
 import logging
 import random
 import ssl
+import termios
 import time
-from typing import Callable
+from typing import Callable, Protocol
 
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 from picows.common import WSError
 
 from tickwire.policy import Backoff, backoff_delays
+from tickwire.transport.rest import Prepare
 from tickwire.venues.base import VenueAdapter
 
-__all__ = ["FrameConsumer", "SessionSettings", "SessionState", "SessionStats", "VenueSession"]
+__all__ = [
+    "ConnectionRecorder",
+    "FrameConsumer",
+    "SessionSettings",
+    "SessionState",
+    "SessionStats",
+    "VenueSession",
+]
 
 FrameConsumer = Callable[[bytes, int, bool], None]
 
@@ -33,6 +44,15 @@ _BINARY = WSMsgType.BINARY
 _PING = WSMsgType.PING
 _CLOSE = WSMsgType.CLOSE
 _CONTINUATION = WSMsgType.CONTINUATION
+
+
+class ConnectionRecorder(Protocol):
+    """Where a recording session reports its connects and sent messages
+    (``record.VenueRecorder``; the engine records the disconnects, when it handles them)."""
+
+    def connected(self, url: str, time_ns: int) -> None: ...
+
+    def sent(self, message: bytes, time_ns: int) -> None: ...
 
 
 class SessionState(enum.IntEnum):
@@ -163,7 +183,10 @@ class VenueSession:
     """Keeps one venue connected and subscribed for as long as it runs.
 
     ``on_frame`` receives every complete text frame; ``on_down`` is called each time a live
-    connection ends (before reconnecting), so consumers can drop that venue's state.
+    connection ends (before reconnecting), so consumers can drop that venue's state. A
+    ``recorder`` is told of every connect and every message sent. ``prepare`` (e.g. the
+    venue's instrument metadata, ``transport.rest.metadata_loader``) is awaited before the first
+    connect until it returns None; a problem it returns is logged and retried with backoff.
     """
 
     def __init__(
@@ -174,8 +197,13 @@ class VenueSession:
         on_down: Callable[[], None],
         settings: SessionSettings,
         rng: random.Random | None = None,
+        recorder: ConnectionRecorder | None = None,
+        *,
+        prepare: Prepare | None = None,
     ) -> None:
         self.adapter = adapter
+        self.prepare = prepare
+        self.recorder = recorder
         self.url = adapter.connect_url(endpoint)
         self.on_frame = on_frame
         self.on_down = on_down
@@ -200,6 +228,22 @@ class VenueSession:
         """The venue's name."""
         return self.adapter.name
 
+    def receive_queue_bytes(self) -> int | None:
+        """Bytes the kernel has received on the live connection that were not read yet (None
+        between connections or where the socket cannot tell)."""
+        transport = self._transport
+        if transport is None:
+            return None
+        sock = transport.underlying_transport.get_extra_info("socket")
+        if sock is None:
+            return None
+        pending = array.array("i", [0])
+        try:
+            fcntl.ioctl(sock.fileno(), termios.FIONREAD, pending)
+        except OSError:
+            return None
+        return pending[0]
+
     def connection_lost(self) -> None:
         """Called by the listener when the socket is gone."""
         self._disconnected.set()
@@ -207,6 +251,14 @@ class VenueSession:
     async def run(self) -> None:
         """Connect and stay connected until ``stop``; never raises for network trouble."""
         delays = backoff_delays(self.settings.backoff, self._rng)
+        while self.prepare is not None and not self._stopping:
+            problem = await self.prepare()
+            self._report_venue_errors()
+            if problem is None:
+                break
+            self.stats.last_error = problem
+            log.warning("%s: %s; retrying", self.name, problem)
+            await self._sleep(next(delays))
         while not self._stopping:
             connected_at = await self._connect_once()
             if self._stopping:
@@ -248,9 +300,16 @@ class VenueSession:
         log.info("%s: connected to %s", self.name, self.url)
         self.stats.last_frame_ns = time.time_ns()
         self.state = SessionState.LIVE
+        if self.recorder is not None:
+            self.recorder.connected(self.url, self.stats.last_frame_ns)
         for message in self.adapter.on_connected():
-            transport.send(_TEXT, message)
+            self._send(transport, message)
         return time.monotonic()
+
+    def _send(self, transport: WSTransport, message: bytes) -> None:
+        if self.recorder is not None:
+            self.recorder.sent(message, time.time_ns())
+        transport.send(_TEXT, message)
 
     async def _hold_connection(self, connected_at: float) -> None:
         transport = self._transport
@@ -293,7 +352,7 @@ class VenueSession:
                 if keepalive and now >= next_keepalive:
                     message = adapter.keepalive_message()
                     if message is not None:
-                        transport.send(_TEXT, message)
+                        self._send(transport, message)
                     next_keepalive = now + keepalive
         finally:
             self._report_venue_errors()

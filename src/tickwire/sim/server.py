@@ -645,6 +645,8 @@ class Simulator:
             for client in receivers:
                 if drop_after is not None and client.frames_sent >= drop_after:
                     continue
+                if client.transport.underlying_transport.is_closing():
+                    continue  # the peer is gone; its disconnect callback has not run yet
                 session = client.session
                 framing = session.framing
                 if framing is None:

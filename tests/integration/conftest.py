@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import sys
+import time
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, Coroutine
@@ -14,6 +15,14 @@ import pytest
 
 from tickwire.sim.market import MarketEvent, MarketQuote
 from tickwire.sim.venue import SimVenue
+
+
+async def eventually(condition: Any, timeout: float = 5.0) -> None:
+    """Wait until ``condition()`` is true; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
 
 
 def run_async(coroutine: Coroutine[Any, Any, Any], timeout: float = 60) -> Any:

@@ -6,7 +6,6 @@ import asyncio
 import gzip
 import json
 import re
-import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from tickwire.sim.bitfinex import info_event
 from tickwire.sim.levels import level_changes
 from tickwire.sim.market import MarketQuote
 
-from .conftest import run_async, start_tickwire
+from .conftest import eventually, run_async, start_tickwire
 from .market_mirror import Touch, assert_lines_follow, published_count, venue_touches
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "bitfinex"
@@ -38,13 +37,6 @@ def book_touches(quotes: dict[str, list[Touch]]) -> dict[str, list[Touch]]:
                     del side[change.price]
                 seen[symbol].append((max(bids), bids[max(bids)], min(asks), asks[min(asks)]))
     return seen
-
-
-async def eventually(condition, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
 
 
 def test_run_prints_the_tops_of_book_the_venue_sent_and_reports_an_unknown_symbol():

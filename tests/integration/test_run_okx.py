@@ -8,7 +8,6 @@ import os
 import re
 import socket
 import sys
-import time
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from tickwire.instruments import parse_symbol
 from tickwire.sim import Simulator
 from tickwire.sim.okx import SERVICE_UPGRADE_NOTICE, contract_value, swap_contracts
 
-from .conftest import TickwireProcess, run_async, start_tickwire
+from .conftest import TickwireProcess, eventually, run_async, start_tickwire
 from .market_mirror import Touch, assert_lines_follow, published_count, units, venue_touches
 
 SYMBOLS = ["BTC-USDT", "BTC-USDT-PERP", "ETH-USD-PERP"]  # spot, a linear and an inverse swap
@@ -39,13 +38,6 @@ async def start_tickwire_pinging_every(seconds: float, *args: str) -> TickwirePr
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     return TickwireProcess(process)
-
-
-async def eventually(condition, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
 
 
 def contracts_times_value(symbol: str, size: int, price: int) -> int:

@@ -558,6 +558,10 @@ class BinanceSimVenue(SimVenue):
         """See ``parse_recorded_line``."""
         return parse_recorded_line(line)
 
+    def reconnect_message(self, now_ms: int) -> bytes:
+        """The ``serverShutdown`` event Binance sends before a planned disconnect."""
+        return b'{"e":"serverShutdown","E":%d}' % now_ms
+
     def _book_ticker(self, quote: MarketQuote) -> tuple[bytes]:
         return (
             _encode(

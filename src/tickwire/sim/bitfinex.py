@@ -287,6 +287,10 @@ class BitfinexSimVenue(SimVenue):
         ]
         return [b'"te",' + fill for fill in fills] + [b'"tu",' + fill for fill in fills]
 
+    def reconnect_message(self, now_ms: int) -> bytes:
+        """Info code 20051: the server is stopping or restarting, reconnect."""
+        return info_event(20051, "Stopping. Please try to reconnect")
+
     def recorded_frame(self, line: bytes) -> tuple[str, bytes]:
         """The topic and body of a recorded data array; "" for events and heartbeats (the
         recorded ``subscribed`` events map the chanIds of the lines after them)."""

@@ -269,6 +269,10 @@ class BitstampSimVenue(SimVenue):
         """See ``parse_recorded_line``."""
         return parse_recorded_line(line)
 
+    def reconnect_message(self, now_ms: int) -> bytes:
+        """``bts:request_reconnect``: Bitstamp asks the client to reconnect at once."""
+        return b'{"event":"bts:request_reconnect","channel":"","data":""}'
+
 
 def _trades(pair: _Pair, trade: MarketTrade) -> list[_Trade]:
     price_text = _units_text(trade.price, pair.price_decimals)

@@ -425,6 +425,13 @@ class OkxSimVenue(SimVenue):
             return (self._bbo(quote, quote.time_ms or now_ms),)
         return (self._ticker(self.view.ticker(symbol, now_ms)),)
 
+    def reconnect_message(self, now_ms: int) -> bytes:
+        """The ``notice`` event OKX sends before a service upgrade cuts the connection."""
+        return (
+            b'{"event":"notice","code":"64008","msg":"The connection will soon be closed for a '
+            b'service upgrade. Please reconnect.","connId":"sim"}'
+        )
+
     def recorded_frame(self, line: bytes) -> tuple[str, bytes]:
         """The topic of a recorded push (``tickers:BTC-USDT``…); events go to no one."""
         frame = _decode_recorded_line(line)

@@ -15,12 +15,17 @@ import argparse
 import asyncio
 import contextlib
 import math
+import random
 import signal
+import socket
+import ssl
+import struct
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from picows import (
     WSCloseCode,
@@ -38,10 +43,22 @@ from tickwire.instruments import parse_symbol
 from tickwire.sim.market import (
     CHANNELS,
     MarketEvent,
+    MarketQuote,
     SymbolSpec,
     SyntheticMarket,
     VenueView,
     symbol_spec,
+)
+from tickwire.sim.faults import (
+    CONNECTION_KINDS,
+    FRAME_KINDS,
+    GARBAGE_VARIANTS,
+    ODD_CLOSE_CODES,
+    PING_FLOOD_BATCH,
+    Fault,
+    FaultPlan,
+    corrupt,
+    websocket_frame,
 )
 from tickwire.record.capture import is_capture
 from tickwire.record.reader import is_recording
@@ -67,6 +84,7 @@ _TICK_SECONDS = 0.001
 _MAX_BACKLOG_SECONDS = 0.1  # a pacer that falls further behind than this skips ahead
 _UNPACED_BATCH = 1024  # frames per tick when replaying as fast as possible
 _JSON = {"Content-Type": "application/json"}
+_MAX_HELD_FRAMES = 100_000  # a client held back longer than this (silence, slow delivery) is reset
 
 _ReplayedFrame = tuple["_ServedVenue", str, bytes, int]  # venue, topic, payload, recv_ns (or 0)
 
@@ -117,6 +135,13 @@ class _ServedVenue:
         self.ping_interval = _override(venue.ping_interval, ping_interval)
         self.pong_timeout = _override(venue.pong_timeout, pong_timeout)
         self.idle_timeout = _override(venue.idle_timeout, idle_timeout)
+        self.frame_faults: tuple[Fault, ...] = ()  # the plan's frame faults with a rate
+        self.silent_until = 0.0  # monotonic end of a silence window
+        self.refuse_until = 0.0  # monotonic end of a refusal window
+        self.last_quote: tuple[str, MarketQuote, bytes] | None = None  # topic, quote, payload
+
+    def silent(self) -> bool:
+        return time.monotonic() < self.silent_until
 
 
 def _override(own: float | None, override: float | None) -> float | None:
@@ -138,6 +163,9 @@ class _Client(WSListener):
         self.last_message_at = 0.0
         self.timers: dict[str, asyncio.TimerHandle] = {}
         self.write_paused = False
+        self.held: list[bytes] | None = None  # frames waiting out a silence or a slow frame
+        self.dripping = False  # a frame is being written one byte at a time
+        self.reordered: bytes | None = None  # a frame to send after the next one
 
     def on_ws_connected(self, transport: WSTransport) -> None:
         self.transport = transport
@@ -176,7 +204,12 @@ class Simulator:
     the recorded pace (recordings and captures), or else as fast as clients read.
     ``ping_interval``, ``pong_timeout`` and ``idle_timeout`` replace the venue's own values for
     venues that have one. ``drop_after`` aborts each connection once it has been sent that many
-    data frames. Invalid options raise ValueError with a one-line reason.
+    data frames. With ``ssl_context`` (a server context holding a certificate) it serves
+    ``wss://``. ``faults`` is a plan of faults to inject (``tickwire.sim.faults``; ``inject``
+    injects one at once). With ``record_sent``, ``sent_quotes`` collects every quote a venue of
+    the synthetic market publishes or may give in a snapshot, as ``(venue, symbol, bid, ask)``
+    in ``10**-8`` units: the valid quotes a client can know of. Invalid options raise
+    ValueError with a one-line reason.
     """
 
     def __init__(
@@ -199,6 +232,9 @@ class Simulator:
         drop_after: int | None = None,
         enforce_rate_limit: bool = False,
         seed: int = 0,
+        ssl_context: ssl.SSLContext | None = None,
+        faults: FaultPlan | None = None,
+        record_sent: bool = False,
     ) -> None:
         if not 0 <= port <= 65535:
             raise ValueError(f"port {port} is outside 0..65535")
@@ -233,12 +269,33 @@ class Simulator:
             for venue_type in venue_types
         }
         self._first = next(iter(self._served.values()))
+        self._faults = faults or FaultPlan()
+        self._faults.check_venues(list(self._served))
+        self._fault_rng = random.Random(self._faults.seed)
+        self._fault_tasks: set[asyncio.Task[None]] = set()
+        for served in self._served.values():
+            served.frame_faults = tuple(
+                fault
+                for fault in self._faults.faults
+                if fault.rate and fault.venue in (None, served.venue.name)
+            )
+        self.faults_injected: dict[str, int] = {}
+        """Faults injected so far by kind (garbage as ``garbage:VARIANT``), one per client hit."""
         self._fed = (self._first,) if replay is not None else tuple(self._served.values())
         self._views = tuple(
             (served, view) for served in self._fed if (view := served.venue.view) is not None
         )
+        self.sent_quotes: set[tuple[str, str, int, int]] | None = None
+        if record_sent:
+            self.sent_quotes = {
+                (served.venue.name, spec.symbol, quote.bid, quote.ask)
+                for served, view in self._views
+                for spec in view.specs
+                for quote in (view.quote(spec.symbol),)
+            }
         self._host = host
         self._port = port
+        self._ssl_context = ssl_context
         self._rate = rate * len(symbols)
         self._replay = replay
         self._replay_speed = replay_speed
@@ -268,11 +325,12 @@ class Simulator:
 
     @property
     def url(self) -> str:
-        """``ws://host:port`` of the listening server; valid after ``start``."""
+        """``ws://host:port`` (``wss://`` with TLS) of the listening server; valid after ``start``."""
         if self._server is None:
             raise RuntimeError("the simulator is not started")
         host = f"[{self._host}]" if ":" in self._host else self._host
-        return f"ws://{host}:{self._port}"
+        scheme = "ws" if self._ssl_context is None else "wss"
+        return f"{scheme}://{host}:{self._port}"
 
     @property
     def endpoints(self) -> dict[str, str]:
@@ -320,9 +378,12 @@ class Simulator:
         else:
             source, rate = self._market_step, self._rate
         self._server = await ws_create_server(
-            self._accept, self._host, self._port, enable_auto_pong=False
+            self._accept, self._host, self._port, enable_auto_pong=False, ssl=self._ssl_context
         )
         self._port = self._server.sockets[0].getsockname()[1]
+        for fault in self._faults.faults:
+            if fault.scheduled:
+                self._start_fault_task(self._run_fault_schedule(fault))
         if self._replay_pace is not None:
             offsets = [(recv_ns - frames[0][3]) / 1e9 / self._replay_pace for *_, recv_ns in frames]
             self._pump = asyncio.create_task(self._run_recorded_pace(source, offsets))
@@ -355,6 +416,8 @@ class Simulator:
 
     async def stop(self) -> None:
         """Stop producing, close the listener and abort every connection."""
+        for task in list(self._fault_tasks):
+            task.cancel()
         if self._pump is not None:
             self._pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -381,6 +444,202 @@ class Simulator:
         for client in clients:
             client.transport.send(msg_type, data)
         return len(clients)
+
+    def inject(self, fault: Fault, venue: str | None = None) -> int:
+        """Inject one occurrence of ``fault`` now into ``venue`` (``fault.venue`` if None, else
+        every venue): a connection fault hits every client, a window fault starts its window, a
+        frame fault sends each client one faulty copy of the venue's latest quote frame.
+        Returns how many clients it hit (window faults: how many venues)."""
+        name = venue or fault.venue
+        hit = 0
+        for served in self._served.values() if name is None else (self._served_venue(name),):
+            if fault.kind in CONNECTION_KINDS:
+                hit += sum(self._break_connection(c, fault) for c in list(served.clients))
+            elif fault.kind in FRAME_KINDS:
+                hit += self._inject_frame_fault(served, fault)
+            else:
+                self._open_window(served, fault)
+                hit += 1
+        return hit
+
+    def _start_fault_task(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._fault_tasks.add(task)
+        task.add_done_callback(self._fault_tasks.discard)
+
+    def _count_fault(self, kind: str) -> None:
+        self.faults_injected[kind] = self.faults_injected.get(kind, 0) + 1
+
+    async def _run_fault_schedule(self, fault: Fault) -> None:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        for offset in fault.times():
+            await asyncio.sleep(max(0.0, started + offset - loop.time()))
+            self.inject(fault)
+
+    def _break_connection(self, client: _Client, fault: Fault) -> bool:
+        transport = client.transport
+        if transport.underlying_transport.is_closing():
+            return False
+        if fault.kind == "reconnect":
+            message = client.served.venue.reconnect_message(time.time_ns() // 1_000_000)
+            if message is None:
+                return False
+            self._deliver(client, message)
+        elif fault.kind == "close" and client.held is None:  # not in the middle of a frame
+            code = fault.code or self._fault_rng.choice(ODD_CLOSE_CODES)
+            transport.send_close(code, b"fault injected")
+            transport.disconnect()
+        else:  # a reset (or a close while a frame is half written)
+            _reset(transport)
+        self._count_fault(fault.kind)
+        return True
+
+    def _open_window(self, served: _ServedVenue, fault: Fault) -> None:
+        now = time.monotonic()
+        loop = asyncio.get_running_loop()
+        self._count_fault(fault.kind)
+        if fault.kind == "refuse":
+            served.refuse_until = max(served.refuse_until, now + fault.duration)
+        elif fault.kind == "silence":
+            served.silent_until = max(served.silent_until, now + fault.duration)
+            for client in served.clients:
+                if client.held is None:
+                    client.held = []
+            loop.call_later(fault.duration, self._end_silence, served)
+        else:
+            self._start_fault_task(self._ping_flood(served, now + fault.duration))
+
+    def _end_silence(self, served: _ServedVenue) -> None:
+        if served.silent():
+            return  # a later window extended it
+        for client in list(served.clients):
+            self._release_held(client)
+
+    def _release_held(self, client: _Client) -> None:
+        """Send what a silence or a slow frame held back, once neither holds the client."""
+        held = client.held
+        if held is None or client.dripping or client.served.silent():
+            return
+        client.held = None
+        if not client.transport.underlying_transport.is_closing():
+            for data in held:
+                client.transport.send(WSMsgType.TEXT, data)
+
+    async def _ping_flood(self, served: _ServedVenue, until: float) -> None:
+        while time.monotonic() < until:
+            for client in list(served.clients):
+                if client.held is None and not client.transport.underlying_transport.is_closing():
+                    for _ in range(PING_FLOOD_BATCH):
+                        client.transport.send_ping(b"flood")
+                    served.stats.pings_sent += PING_FLOOD_BATCH
+            await asyncio.sleep(_TICK_SECONDS)
+
+    def _inject_frame_fault(self, served: _ServedVenue, fault: Fault) -> int:
+        if served.last_quote is None:
+            return 0
+        topic, quote, payload = served.last_quote
+        hit = 0
+        for client in self._receivers(served, topic):
+            if not client.transport.underlying_transport.is_closing():
+                data = client.session.frame(topic, payload)
+                self._send_faulty(client, fault, topic, payload, quote, data, again=True)
+                hit += 1
+        return hit
+
+    def _deliver(self, client: _Client, data: bytes) -> None:
+        """Send one text frame to ``client``, or hold it while the client is held back."""
+        held = client.held
+        if held is None:
+            client.transport.send(WSMsgType.TEXT, data)
+        elif len(held) < _MAX_HELD_FRAMES:
+            held.append(data)
+        else:
+            client.held = None
+            _reset(client.transport)
+
+    def _send_faulty(
+        self,
+        client: _Client,
+        fault: Fault,
+        topic: str,
+        payload: bytes,
+        quote: MarketQuote | None,
+        data: bytes,
+        again: bool = False,
+    ) -> None:
+        """Send ``data`` (``payload`` of ``topic`` as framed for ``client``) with ``fault``.
+
+        With ``again`` the client already had ``data``: only the faulty frame goes (a broken or
+        oversized copy; ``data`` once more, whole, in fragments, slowly or after the next frame).
+        """
+        kind = fault.kind
+        session = client.session
+        if kind == "garbage":
+            variant = fault.variant or self._fault_rng.choice(GARBAGE_VARIANTS)
+            self._deliver(client, session.frame(topic, corrupt(payload, quote, variant)))
+            if not again:
+                self._deliver(client, data)
+            kind = f"garbage:{variant}"
+        elif kind == "oversized":
+            padding = b" " * max(0, fault.size - len(payload))
+            self._deliver(client, session.frame(topic, payload + padding))
+            if not again:
+                self._deliver(client, data)
+        elif kind == "duplicate":
+            self._deliver(client, data)
+            if not again:
+                self._deliver(client, data)
+        elif kind == "reorder" and client.reordered is None:
+            client.reordered = data
+        elif kind == "fragment" and client.held is None:
+            third = max(1, len(data) // 3)
+            transport = client.transport
+            transport.send(WSMsgType.TEXT, data[:third], fin=False)
+            transport.send(WSMsgType.CONTINUATION, data[third : 2 * third], fin=False)
+            transport.send(WSMsgType.CONTINUATION, data[2 * third :], fin=True)
+        elif kind == "slow" and client.held is None:
+            client.held = []
+            client.dripping = True
+            self._start_fault_task(self._drip(client, websocket_frame(data)))
+        else:  # a reorder already pending, or a frame fault that cannot apply while held back
+            self._deliver(client, data)
+            return
+        self._count_fault(kind)
+
+    def _send_with_faults(
+        self,
+        client: _Client,
+        frame_faults: tuple[Fault, ...],
+        rng: random.Random,
+        topic: str,
+        payload: bytes,
+        quote: MarketQuote | None,
+        data: bytes,
+    ) -> None:
+        """Send one data frame through the first of ``frame_faults`` that hits it (if any),
+        then the frame an earlier ``reorder`` held back."""
+        reordered = client.reordered
+        client.reordered = None
+        for fault in frame_faults:
+            if rng.random() < fault.rate:
+                self._send_faulty(client, fault, topic, payload, quote, data)
+                break
+        else:
+            self._deliver(client, data)
+        if reordered is not None:
+            self._deliver(client, reordered)
+
+    async def _drip(self, client: _Client, raw: bytes) -> None:
+        """Write the bytes of one WebSocket frame one per loop tick, then what waited for it."""
+        writer = client.transport.underlying_transport
+        for index in range(len(raw)):
+            if writer.is_closing():
+                break
+            writer.write(raw[index : index + 1])
+            await asyncio.sleep(0)
+        client.dripping = False
+        self._release_held(client)
 
     async def wait_replay_done(self) -> None:
         """Return once a replay without ``loop_replay`` has sent its last frame."""
@@ -425,6 +684,9 @@ class Simulator:
                     else WSUpgradeResponse.create_error_response(status, body, _JSON)
                 )
                 return WSUpgradeResponseWithListener(response, None)
+            if time.monotonic() < served.refuse_until:
+                self._count_fault("refused")
+                raise RequestPathError(503, "refusing new connections (fault injected)")
             session = served.venue.accept(path)
         except RequestPathError as exc:
             response = WSUpgradeResponse.create_error_response(exc.status, exc.reason.encode())
@@ -439,6 +701,8 @@ class Simulator:
         served.stats.subscriptions[client.number] = tuple(client.session.topics)
         served.clients[client] = None
         client.last_pong_at = client.last_message_at = time.monotonic()
+        if served.silent():
+            client.held = []
         loop = asyncio.get_running_loop()
         timers = client.timers
         if served.ping_interval is not None:
@@ -469,12 +733,15 @@ class Simulator:
     def _ping(self, client: _Client) -> None:
         served, transport = client.served, client.transport
         assert served.ping_interval is not None and served.pong_timeout is not None
-        if time.monotonic() - client.last_pong_at >= served.pong_timeout:
+        if client.held is not None:  # silent, or in the middle of a slow frame: no ping
+            client.last_pong_at = time.monotonic()
+        elif time.monotonic() - client.last_pong_at >= served.pong_timeout:
             transport.disconnect(graceful=False)
             return
-        client.last_ping_payload = str(time.time_ns() // 1_000_000).encode()
-        transport.send_ping(client.last_ping_payload)
-        served.stats.pings_sent += 1
+        else:
+            client.last_ping_payload = str(time.time_ns() // 1_000_000).encode()
+            transport.send_ping(client.last_ping_payload)
+            served.stats.pings_sent += 1
         client.timers["ping"] = asyncio.get_running_loop().call_later(
             served.ping_interval, self._ping, client
         )
@@ -500,7 +767,7 @@ class Simulator:
         client.frames_at_heartbeat = client.frames_sent
         heartbeat = client.session.heartbeat(time.time_ns() // 1_000_000, quiet)
         if heartbeat is not None:
-            client.transport.send(WSMsgType.TEXT, heartbeat)
+            self._deliver(client, heartbeat)
         client.timers["heartbeat"] = asyncio.get_running_loop().call_later(
             interval, self._heartbeat, client
         )
@@ -523,7 +790,7 @@ class Simulator:
         if msg_type == WSMsgType.TEXT or msg_type == WSMsgType.BINARY:
             reply = session.on_text(frame.get_payload_as_bytes(), time.time_ns())
             for data in reply.frames:
-                transport.send(WSMsgType.TEXT, data)
+                self._deliver(client, data)
             if reply.subscribed:
                 stats.subscribe_requests += 1
             topics = tuple(session.topics)
@@ -531,7 +798,7 @@ class Simulator:
                 stats.subscriptions[client.number] = topics
                 self._listener_changed.set()
         elif msg_type == WSMsgType.PING:
-            if self.answer_pings:
+            if self.answer_pings and client.held is None:
                 transport.send_pong(frame.get_payload_as_bytes())
         elif msg_type == WSMsgType.PONG:
             stats.pongs_received += 1
@@ -542,8 +809,11 @@ class Simulator:
 
     def _market_step(self, now_ms: int) -> bool:
         index = self._market.step()
+        sent_quotes = self.sent_quotes
         for served, view in self._views:
             event = view.on_step(index, now_ms)
+            if sent_quotes is not None and type(event) is MarketQuote:
+                sent_quotes.add((served.venue.name, event.symbol, event.bid, event.ask))
             if event is not None and served.clients:
                 self._publish_event(served, event)
         return True
@@ -620,10 +890,14 @@ class Simulator:
 
     def _publish_event(self, served: _ServedVenue, event: MarketEvent) -> None:
         venue = served.venue
+        quote = event if type(event) is MarketQuote else None
         for topic in venue.topics(event):
             receivers = self._receivers(served, topic)
             if receivers:
-                self._send(served, receivers, topic, venue.render(event, topic))
+                payloads = venue.render(event, topic)
+                self._send(served, receivers, topic, payloads, quote)
+                if quote is not None and payloads:
+                    served.last_quote = (topic, quote, payloads[-1])
 
     def _receivers(self, served: _ServedVenue, topic: str) -> list[_Client]:
         if self._subscribe_all:
@@ -636,8 +910,11 @@ class Simulator:
         receivers: list[_Client],
         topic: str,
         payloads: Sequence[bytes],
+        quote: MarketQuote | None = None,
     ) -> None:
         drop_after = self._drop_after
+        frame_faults = served.frame_faults
+        rng = self._fault_rng
         sent = 0
         to_drop: list[WSTransport] = []
         for payload in payloads:
@@ -655,7 +932,10 @@ class Simulator:
                     data = framed.get(framing, b"")
                     if not data:
                         data = framed[framing] = session.frame(topic, payload)
-                client.transport.send(WSMsgType.TEXT, data)
+                if frame_faults or client.held is not None or client.reordered is not None:
+                    self._send_with_faults(client, frame_faults, rng, topic, payload, quote, data)
+                else:
+                    client.transport.send(WSMsgType.TEXT, data)
                 client.frames_sent += 1
                 sent += 1
                 if client.frames_sent == drop_after:
@@ -663,6 +943,15 @@ class Simulator:
         served.stats.frames_sent += sent
         for transport in to_drop:
             transport.disconnect(graceful=False)
+
+
+def _reset(transport: WSTransport) -> None:
+    """End the connection with a TCP reset: no close frame, no FIN, unsent data discarded."""
+    sock = transport.underlying_transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.disconnect(graceful=False)
 
 
 def _venue_types(names: Sequence[str]) -> list[type[SimVenue]]:
@@ -770,6 +1059,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="close clients over the venue's incoming message limit (binance: 5 a second)",
     )
+    add(
+        "--faults",
+        metavar="SPEC",
+        help="inject faults: comma-separated KIND[:KEY=VALUE]..., e.g. "
+        "reset:every=5s,garbage:rate=0.02,silence:at=10s:for=3s,refuse:at=20s:for=2s:venue=okx. "
+        "Kinds: reset, close, reconnect (the venue's own message) at=T/every=T; silence, "
+        "pingflood, refuse at=T/every=T with for=T; garbage, oversized, fragment, slow, "
+        "duplicate, reorder with rate=P (chance per data frame) or at=T/every=T. Keys: "
+        "venue=NAME, code=N (close), bytes=N (oversized), variant=NAME (garbage: "
+        + ", ".join(GARBAGE_VARIANTS)
+        + "). Times in seconds after start (5, 5s, 500ms)",
+    )
+    add(
+        "--fault-seed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="seed of the faults' random choices (default %(default)s)",
+    )
     add("--seed", type=int, default=0, help="seed of the synthetic market (default %(default)s)")
     add(
         "--duration",
@@ -810,6 +1118,7 @@ async def run_from_args(args: argparse.Namespace) -> int:
         drop_after=args.drop_after,
         enforce_rate_limit=args.enforce_rate_limit,
         seed=args.seed,
+        faults=None if args.faults is None else FaultPlan.parse(args.faults, args.fault_seed),
     )
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

@@ -224,6 +224,11 @@ class SimVenue(ABC):
         """
         return "", line
 
+    def reconnect_message(self, now_ms: int) -> bytes | None:
+        """The venue's own "please reconnect" message at wall-clock ``now_ms``, sent as is (no
+        ``framing``); None (this default) for a venue that has none."""
+        return None
+
     def http_get(self, path: str) -> tuple[int, bytes]:
         """The HTTP status and JSON body answering a plain ``GET`` of ``path`` (what follows
         ``/<name>``, query included). This default serves nothing: RequestPathError 404."""

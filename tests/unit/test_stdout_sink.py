@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import threading
 
 from tickwire.model import BUY, ConsolidatedQuote, PriceBasis, Ticker, Trade
 from tickwire.sinks.stdout import StdoutSink
@@ -86,3 +88,132 @@ def test_tickers_have_their_own_line_type():
     (line,) = read_lines(read_end)
     assert line == {"type": "ticker", "symbol": "BTC-USDT", "venue": "binance", "last": "67012.41",
                     "exchange_ns": 4, "recv_ns": 5, "publish_ns": 6}
+
+
+async def start(write_end: int, max_pending_bytes: int) -> StdoutSink:
+    sink = StdoutSink({"BTC-USDT": 8}, {"BTC-USDT": 8}, write_end, max_pending_bytes=max_pending_bytes)
+    await sink.start()
+    return sink
+
+
+def drain(read_end: int) -> bytes:
+    os.set_blocking(read_end, False)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(read_end, 1 << 20)
+        except BlockingIOError:
+            return b"".join(chunks)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def test_a_started_sink_whose_pipe_is_read_writes_once_per_flush():
+    read_end, write_end = os.pipe()
+
+    async def scenario():
+        sink = await start(write_end, 1 << 20)
+        for i in range(1, 101):
+            sink.publish(update(i * 100000000, 10**12, 10**16), publish_ns=i)
+            sink.publish(update(i * 100000000 + 1, 10**12, 10**16), publish_ns=i)
+            sink.flush()
+            drain(read_end)
+        return sink
+
+    sink = asyncio.run(scenario())
+    assert (sink.writes, sink.lines, sink.pipe_full, sink.dropped_lines) == (100, 200, 0, 0)
+
+
+def test_a_pipe_nobody_reads_never_blocks_and_keeps_a_bounded_backlog_of_whole_lines():
+    """64 KiB of pipe and a 256 KiB backlog hold about 800 lines; 20000 go out. Every flush
+    returns at once; the oldest whole lines are dropped and counted; when the reader comes
+    back, it reads whole JSON lines only, in order, ending with the newest."""
+    read_end, write_end = os.pipe()
+    bound = 256 * 1024
+
+    async def scenario():
+        sink = await start(write_end, bound)
+        largest = 0
+        for i in range(1, 20001):
+            sink.publish(update(i * 100000000, 10**12, 10**16), publish_ns=i)
+            if i % 10 == 0:
+                sink.flush()
+                largest = max(largest, sink.pending_bytes)
+        assert largest <= bound
+        stuck = sink.status()
+        received = []
+        while sink.pending_bytes:  # the reader is back: the event loop writes the backlog
+            received.append(drain(read_end))
+            await asyncio.sleep(0.001)
+        received.append(drain(read_end))
+        return sink, stuck, b"".join(received)
+
+    sink, stuck, received = asyncio.run(scenario())
+    lines = [json.loads(line) for line in received.decode().splitlines()]
+    stamps = [line["publish_ns"] for line in lines]
+    assert stamps == sorted(stamps) and stamps[-1] == 20000
+    assert stuck["pipe_full"] >= 1 and stuck["dropped_lines"] > 10000
+    assert len(lines) + sink.dropped_lines == 20000
+    assert stuck["pending_bytes"] <= bound
+
+
+def test_close_waits_a_bounded_time_for_a_stuck_reader_and_gives_blocking_mode_back():
+    read_end, write_end = os.pipe()
+
+    async def scenario():
+        sink = await start(write_end, 1 << 20)
+        assert not os.get_blocking(write_end)
+        for i in range(1, 2001):
+            sink.publish(update(i * 100000000, 10**12, 10**16), publish_ns=i)
+        sink.flush()
+        assert sink.pending_bytes
+        sink.close()
+        return sink
+
+    sink = asyncio.run(scenario())
+    assert os.get_blocking(write_end)
+    assert sink.pending_bytes == 0
+    assert 0 < sink.dropped_lines < 2000
+    received = drain(read_end)
+    assert received.count(b"\n") + sink.dropped_lines == 2000  # a last line cut short is dropped
+
+
+def test_an_unstarted_sink_blocks_until_the_reader_takes_everything():
+    """Replay never starts its sink: no line may be lost however slow the reader."""
+    read_end, write_end = os.pipe()
+    sink = StdoutSink({"BTC-USDT": 8}, {"BTC-USDT": 8}, write_end)
+    for i in range(1, 2001):
+        sink.publish(update(i * 100000000, 10**12, 10**16), publish_ns=i)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(read_all(read_end)))
+    reader.start()
+    sink.flush()
+    os.close(write_end)
+    reader.join()
+    assert len(received[0].splitlines()) == 2000 and sink.dropped_lines == 0
+
+
+def read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 1 << 16):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_a_reader_that_went_away_is_reported_once():
+    read_end, write_end = os.pipe()
+    gone = []
+
+    async def scenario():
+        sink = StdoutSink({"BTC-USDT": 8}, {"BTC-USDT": 8}, write_end, on_reader_gone=lambda: gone.append(1))
+        await sink.start()
+        os.close(read_end)
+        for i in range(3):
+            sink.publish(update(100000000, 10**12, 10**16), publish_ns=i)
+            sink.flush()
+        sink.close()
+        return sink
+
+    sink = asyncio.run(scenario())
+    assert gone == [1] and sink.reader_gone and sink.pending_bytes == 0

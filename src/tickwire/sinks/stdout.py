@@ -3,73 +3,34 @@
 Lines are encoded into one reused buffer and written with a single ``os.write`` per flush; the
 engine flushes at the end of each socket read batch, so a burst costs one syscall and a lone
 update is written at once.
+
+Until ``start``, writes block (a replay must not lose lines). Once started in the running event
+loop, a pipe or socket is written without blocking: when the reader falls behind and the pipe is
+full, the lines wait in a bounded backlog that the event loop writes out as the pipe drains; a
+backlog over ``max_pending_bytes`` loses its oldest whole lines (``dropped_lines`` counts them),
+so a stuck reader never holds up ingestion.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
-from typing import Callable
+import select
+import stat
+import time
+from typing import Any, Callable
 
-import msgspec
+from tickwire.sinks.lines import JsonLines, PriceLine, TickerLine, TradeLine
 
-from tickwire.aggregate import PRICE_EXTRA_DIGITS
-from tickwire.fixedpoint import text_cache
-from tickwire.model import BUY, ConsolidatedQuote, Ticker, Trade
+__all__ = ["DEFAULT_MAX_PENDING_BYTES", "PriceLine", "StdoutSink", "TickerLine", "TradeLine"]
 
-__all__ = ["PriceLine", "StdoutSink", "TickerLine", "TradeLine"]
-
-
-class PriceLine(msgspec.Struct, tag_field="type", tag="price", gc=False):
-    """The stdout schema of a consolidated update (see README, "Output")."""
-
-    symbol: str
-    bid: str | None
-    bid_size: str | None
-    bid_venues: tuple[str, ...]
-    ask: str | None
-    ask_size: str | None
-    ask_venues: tuple[str, ...]
-    bbo_state: str | None
-    price: str | None
-    confidence: str | None
-    method: str
-    status: str
-    n_venues: int
-    used: tuple[str, ...]
-    excluded: dict[str, str]
-    venue: str
-    exchange_ns: int
-    recv_ns: int
-    publish_ns: int
+DEFAULT_MAX_PENDING_BYTES = 4 * 1024 * 1024
+CLOSE_DRAIN_SECONDS = 1.0
+"""At close, how long a started sink waits for a slow reader to take the backlog."""
 
 
-class TradeLine(msgspec.Struct, tag_field="type", tag="trade", gc=False):
-    """The stdout schema of a trade."""
-
-    symbol: str
-    venue: str
-    price: str
-    size: str
-    side: str
-    trade_id: int
-    exchange_ns: int
-    recv_ns: int
-    publish_ns: int
-
-
-class TickerLine(msgspec.Struct, tag_field="type", tag="ticker", gc=False):
-    """The stdout schema of a venue's ticker (last traded price)."""
-
-    symbol: str
-    venue: str
-    last: str
-    exchange_ns: int
-    recv_ns: int
-    publish_ns: int
-
-
-class StdoutSink:
-    """Writes consolidated updates (and trades) as JSON lines to ``fd``."""
+class StdoutSink(JsonLines):
+    """Writes consolidated updates (and trades, tickers) as JSON lines to ``fd``."""
 
     def __init__(
         self,
@@ -77,108 +38,66 @@ class StdoutSink:
         price_scales: dict[str, int],
         fd: int = 1,
         on_reader_gone: Callable[[], None] = lambda: None,
+        max_pending_bytes: int = DEFAULT_MAX_PENDING_BYTES,
     ) -> None:
+        super().__init__(size_scales, price_scales)
         self._fd = fd
         self._on_reader_gone = on_reader_gone
+        self._max_pending = max_pending_bytes
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._made_nonblocking = False
+        self._held = False  # the pipe is full (the loop writes when it has room) or its reader is gone
+        self._torn = False  # the backlog starts with the rest of a line partly written already
         self.reader_gone = False
-        self._buffer = bytearray()
-        self._encoder = msgspec.json.Encoder()
-        self._size_text = {s: text_cache(scale) for s, scale in size_scales.items()}
-        self._price_text = {s: text_cache(scale) for s, scale in price_scales.items()}
-        self._mid_text = {
-            s: text_cache(scale + PRICE_EXTRA_DIGITS) for s, scale in price_scales.items()
-        }
-        self.lines = 0
         self.writes = 0
+        self.pipe_full = 0  # flushes that found the pipe full
+        self.dropped_lines = 0
 
-    def publish(self, update: ConsolidatedQuote, publish_ns: int) -> None:
-        """Encode ``update`` into the pending buffer (written by the next ``flush``)."""
-        basis = update.basis
-        if basis.n_venues:
-            prices = self._price_text[update.symbol]
-            sizes = self._size_text[update.symbol]
-            mids = self._mid_text[update.symbol]
-            price_memo = prices.memo
-            size_memo = sizes.memo
-            bid, ask, bid_size, ask_size = update.bid, update.ask, update.bid_size, update.ask_size
-            confidence = update.confidence
-            line = PriceLine(
-                update.symbol,
-                price_memo.get(bid) or prices.format(bid),
-                size_memo.get(bid_size) or sizes.format(bid_size),
-                update.bid_venues,
-                price_memo.get(ask) or prices.format(ask),
-                size_memo.get(ask_size) or sizes.format(ask_size),
-                update.ask_venues,
-                update.bbo_state,
-                mids.memo.get(update.price) or mids.format(update.price),
-                None if confidence is None else mids.memo.get(confidence) or mids.format(confidence),
-                basis.method,
-                basis.status,
-                basis.n_venues,
-                basis.used,
-                basis.excluded,
-                update.venue,
-                update.exchange_ns,
-                update.recv_ns,
-                publish_ns,
-            )
-        else:
-            line = PriceLine(
-                update.symbol, None, None, (), None, None, (), None, None, None, basis.method,
-                basis.status, 0, (), basis.excluded, update.venue, update.exchange_ns,
-                update.recv_ns, publish_ns,
-            )
-        buffer = self._buffer
-        self._encoder.encode_into(line, buffer, len(buffer))
-        buffer.append(10)
-        self.lines += 1
+    async def start(self) -> None:
+        """Stop blocking on a full pipe or socket: from now on a backlog waits in memory (up to
+        ``max_pending_bytes``) and the running event loop writes it out."""
+        mode = os.fstat(self._fd).st_mode
+        if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
+            return  # a file or terminal: writes take their time but never wait for a reader
+        self._loop = asyncio.get_running_loop()
+        if os.get_blocking(self._fd):
+            os.set_blocking(self._fd, False)
+            self._made_nonblocking = True
 
-    def publish_trade(self, trade: Trade, publish_ns: int) -> None:
-        """Encode ``trade`` into the pending buffer."""
-        line = TradeLine(
-            trade.symbol,
-            trade.venue,
-            self._price_text[trade.symbol].format(trade.price),
-            self._size_text[trade.symbol].format(trade.size),
-            "buy" if trade.side == BUY else "sell",
-            trade.trade_id,
-            trade.exchange_ns,
-            trade.recv_ns,
-            publish_ns,
-        )
-        buffer = self._buffer
-        self._encoder.encode_into(line, buffer, len(buffer))
-        buffer.append(10)
-        self.lines += 1
-
-    def publish_ticker(self, ticker: Ticker, publish_ns: int) -> None:
-        """Encode ``ticker`` into the pending buffer."""
-        prices = self._price_text[ticker.symbol]
-        line = TickerLine(
-            ticker.symbol,
-            ticker.venue,
-            prices.memo.get(ticker.last) or prices.format(ticker.last),
-            ticker.exchange_ns,
-            ticker.recv_ns,
-            publish_ns,
-        )
-        buffer = self._buffer
-        self._encoder.encode_into(line, buffer, len(buffer))
-        buffer.append(10)
-        self.lines += 1
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes encoded and not yet written."""
+        return len(self._buffer)
 
     def flush(self) -> None:
-        """Write everything pending with as few syscalls as the pipe allows."""
+        """Write everything pending with one ``os.write``; what a full pipe does not take waits."""
         buffer = self._buffer
         if not buffer:
             return
-        if self.reader_gone:  # nobody reads any more (e.g. `| head` ended): drop
-            buffer.clear()
+        if self._held:
+            self._hold()
             return
+        try:
+            written = os.write(self._fd, buffer)
+        except BlockingIOError:
+            written = 0
+        except BrokenPipeError:
+            buffer.clear()
+            self._reader_gone()
+            return
+        self.writes += 1
+        if written == len(buffer):
+            buffer.clear()
+        elif self._loop is None:
+            self._write_all(written)
+        else:
+            self._backlog(written)
+
+    def _write_all(self, written: int) -> None:
+        """Blocking mode: write the rest, however long the reader takes."""
+        buffer = self._buffer
         view = memoryview(buffer)
         try:
-            written = 0
             while written < len(view):
                 written += os.write(self._fd, view[written:])
         except BrokenPipeError:
@@ -186,13 +105,101 @@ class StdoutSink:
         finally:
             view.release()
             buffer.clear()
-        self.writes += 1
+
+    def _backlog(self, written: int) -> None:
+        """The pipe took only ``written`` bytes: keep the rest and write it when there is room."""
+        self.pipe_full += 1
+        self._take(written)
+        self._held = True
+        assert self._loop is not None
+        self._loop.add_writer(self._fd, self._drain)
+        self._hold()
+
+    def _take(self, written: int) -> None:
+        if written:
+            buffer = self._buffer
+            self._torn = buffer[written - 1] != 10
+            del buffer[:written]
+
+    def _hold(self) -> None:
+        """While the pipe is full: keep the backlog within bounds by dropping its oldest lines
+        (down to half the bound, so a stuck reader costs a drop now and then, not every flush)."""
+        buffer = self._buffer
+        if self.reader_gone:
+            buffer.clear()
+        elif len(buffer) > self._max_pending:
+            start = buffer.index(10) + 1 if self._torn else 0  # finish the line begun
+            excess = len(buffer) - self._max_pending // 2
+            end = buffer.find(10, start + excess - 1) + 1 or len(buffer)
+            self.dropped_lines += buffer.count(10, start, end)
+            del buffer[start:end]
+
+    def _drain(self) -> None:
+        """The event loop says the pipe has room: write as much of the backlog as it takes."""
+        buffer = self._buffer
+        try:
+            written = os.write(self._fd, buffer) if buffer else 0
+        except BlockingIOError:
+            return
+        except BrokenPipeError:
+            buffer.clear()
+            self._reader_gone()
+            written = 0
+        self.writes += bool(written)
+        self._take(written)
+        if not buffer:
+            self._release()
+
+    def _release(self) -> None:
+        if self._loop is not None:
+            self._loop.remove_writer(self._fd)
+        self._held = self.reader_gone
 
     def _reader_gone(self) -> None:
         if not self.reader_gone:
             self.reader_gone = True
+            self._held = True
             self._on_reader_gone()
 
+    def status(self) -> dict[str, Any]:
+        """Counters for ``/debug/status`` and ``/metrics``."""
+        return {
+            "sink": "stdout",
+            "lines": self.lines,
+            "writes": self.writes,
+            "pipe_full": self.pipe_full,
+            "pending_bytes": len(self._buffer),
+            "dropped_lines": self.dropped_lines,
+            "reader_gone": self.reader_gone,
+        }
+
+    def report(self) -> list[str]:
+        """What the sink did, for the summary at exit."""
+        return [
+            f"stdout: {self.lines} lines, {self.writes} writes, pipe full {self.pipe_full} times, "
+            f"{self.dropped_lines} lines dropped for a slow reader"
+        ]
+
     def close(self) -> None:
-        """Write what is pending."""
-        self.flush()
+        """Write what is pending (a started sink waits at most ``CLOSE_DRAIN_SECONDS`` for a
+        slow reader; what is left then counts as dropped) and make the descriptor blocking
+        again if ``start`` made it non-blocking."""
+        if not self._held:
+            self.flush()
+        if self._held and not self.reader_gone:
+            self._finish_backlog(time.monotonic() + CLOSE_DRAIN_SECONDS)
+        self._release()
+        if self._made_nonblocking:
+            os.set_blocking(self._fd, True)
+            self._made_nonblocking = False
+
+    def _finish_backlog(self, deadline: float) -> None:
+        buffer = self._buffer
+        while buffer and not self.reader_gone:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            select.select([], [self._fd], [], left)
+            self._drain()
+        self.dropped_lines += buffer.count(10)
+        buffer.clear()

@@ -5,28 +5,43 @@
   recording) for real Binance bookTicker frames, the writer thread compressing and writing in
   the background as in a run; the median over batches of 2000 calls (robust to other processes
   taking the CPU now and then), beside the same for a call that does nothing.
+* ``--chain on|off`` (for callgrind): ``--frames`` Binance bookTicker frames (each changing the
+  price) through the engine's whole frame path, as a session hands them over (recording wrapper
+  included), ``--burst`` frames per socket read, recording on or off; run it for two frame
+  counts under ``valgrind --tool=callgrind`` and divide the difference of the instruction
+  totals by the difference of the counts: instructions per frame, which other load does not move.
 * ``replay``: frames per second of ``tickwire replay`` (as fast as possible, sink none) over the
   cryptofeed captures in ``tests/fixtures/captures``: the engine's own decode, aggregate and the
   reader's decompression.
 
     .venv/bin/python benchmarks/bench_record.py [--frames 200000] [--repeats 5]
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+        .venv/bin/python benchmarks/bench_record.py --chain on|off --frames N [--burst 64]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
+import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from tickwire.config import Config
+from tickwire.config import Config, load_config
+from tickwire.engine import Engine
 from tickwire.record.replay import Replayer
 from tickwire.record.sources import open_sources
 from tickwire.record.writer import Recorder, RecordSettings
+from tickwire.sinks.stdout import StdoutSink
 
 ROOT = Path(__file__).resolve().parent.parent
 FRAMES = ROOT / "tests" / "fixtures" / "binance" / "bookTicker.jsonl"
+CHAIN_FRAME = (
+    b'{"stream":"btcusdt@bookTicker","data":{"u":%d,"s":"BTCUSDT","b":"67012.%02d000000",'
+    b'"B":"1.20410000","a":"67013.41000000","A":"0.80100000"}}'
+)
 CAPTURES = sorted((ROOT / "tests" / "fixtures" / "captures").glob("*.capture.v3.jsonl.zst"))
 
 
@@ -64,11 +79,37 @@ def replay_rate() -> tuple[float, int]:
     return frames / elapsed, frames
 
 
+def run_chain(recording: bool, frames: int, burst: int) -> None:
+    """``frames`` frames (after one warm-up cycle) through the session's frame consumer."""
+    cycle = [CHAIN_FRAME % (i, i % 40) for i in range(1, 1001)]
+    clock = itertools.count(1_795_000_000_000_000_000, 333).__next__
+    config = load_config(None, {"symbols": ["BTC-USDT"], "sinks": ["none"]})
+    sink = StdoutSink({"BTC-USDT": 8}, {"BTC-USDT": 8}, os.open(os.devnull, os.O_WRONLY))
+    with tempfile.TemporaryDirectory() as directory:
+        recorder = Recorder(RecordSettings(directory=directory), config) if recording else None
+        engine = Engine(config, [sink], clock=clock, recorder=recorder)
+        session = engine.sessions[0]
+        on_frame = session.on_frame
+        done = -len(cycle)
+        while done < frames:
+            session.adapter.on_connected()  # a new connection: the update ids start again
+            for i, frame in enumerate(cycle):
+                on_frame(frame, clock(), (i + 1) % burst == 0)
+            done += len(cycle)
+        if recorder is not None:
+            recorder.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=200_000)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--chain", choices=("on", "off"), help="recording on or off (for callgrind)")
+    parser.add_argument("--burst", type=int, default=64, help="with --chain: frames per socket read")
     args = parser.parse_args()
+    if args.chain:
+        run_chain(args.chain == "on", args.frames, args.burst)
+        return
     appends = [append_ns(args.frames) for _ in range(args.repeats)]
     rates = [replay_rate() for _ in range(args.repeats)]
     print(f"VenueRecorder.frame per frame: median {statistics.median(f for f, _ in appends):.0f} ns, "

@@ -12,7 +12,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tickwire.config import Config
-from tickwire.record.format import FORMAT_VERSION, Record, RecordingError, RecordKind
+from tickwire.record.format import (
+    FORMAT_VERSION,
+    RECORD,
+    RECORD_BY_PREFIX,
+    Record,
+    RecordingError,
+    RecordKind,
+    record_prefix,
+)
 from tickwire.record.reader import RecordingFile
 from tickwire.record.writer import FILE_SUFFIX, Recorder, RecordSettings
 
@@ -216,3 +224,15 @@ def test_any_records_read_back_unchanged(tmp_path_factory: pytest.TempPathFactor
             venues[venue].sent(payload, time_ns)
     rec.close()
     assert [(r.kind, r.venue, r.time_ns, r.payload) for r in read_all(directory)] == items
+
+
+@given(
+    st.sampled_from(list(RecordKind)),
+    st.integers(0, 255),
+    st.integers(0, 2**32 - 1),
+    st.integers(-(2**63), 2**63 - 1),
+    st.integers(0, 2**32 - 1),
+)
+def test_a_frame_header_packed_by_prefix_is_the_record_header(kind, venue, conn, time_ns, size):
+    by_prefix = RECORD_BY_PREFIX.pack(record_prefix(kind, venue, conn), time_ns, size)
+    assert by_prefix == RECORD.pack(kind, venue, 0, conn, time_ns, size)

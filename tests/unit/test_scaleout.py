@@ -343,3 +343,59 @@ def test_a_toml_file_sets_the_role_and_nats_and_flags_win(tmp_path):
     assert (config.role, config.nats.url, config.nats.shard, config.nats.heartbeat) == (
         "aggregate", "nats://10.0.0.13:4222", "2/2", 0.5
     )
+
+
+def test_the_aggregate_node_times_the_hop_per_venue_and_counts_what_it_shows_at_metrics():
+    from tickwire.metrics import bucket_index
+
+    node, sink = aggregate_node()
+    deliver(node, "a", 1, quote("binance", 100, update_id=1), arrive_ns=3000, sent_ns=2000)
+    deliver(node, "b", 1, quote("binance", 100, update_id=1), arrive_ns=3500, sent_ns=2000)  # a copy
+    deliver(node, "a", 3, quote("binance", 101, update_id=3), arrive_ns=4000, sent_ns=2500)  # seq 2 lost
+    deliver(node, "k", 1, quote("kraken", 99), arrive_ns=5000)
+    stages = node.stages["binance"].by_name
+    assert stages["sent_to_arrived"].counts[bucket_index(1000)] == 1  # 3000 - 2000
+    assert stages["sent_to_arrived"].counts[bucket_index(1500)] == 2  # the copy, and 4000 - 2500
+    assert stages["recv_to_arrived"].counts[bucket_index(3000 - 1100)] == 1  # recv_ns = 1000 + bid
+    assert stages["recv_to_published"].count == 2  # the copy published nothing
+    assert node.stages["kraken"].by_name["sent_to_arrived"].count == 1
+    shown = {family.name: dict((tuple(labels.values()), value) for labels, value in family.samples)
+             for family in node.metric_families()}
+    assert shown["tickwire_nats_messages_received_total"] == {("binance",): 3, ("kraken",): 1}
+    assert shown["tickwire_nats_duplicates_total"] == {("binance",): 1, ("kraken",): 0}
+    assert shown["tickwire_nats_sequence_lost_total"] == {("binance",): 1, ("kraken",): 0}
+    assert shown["tickwire_venue_live"] == {("binance",): 1, ("kraken",): 1}
+    assert shown["tickwire_venue_live_nodes"] == {("binance",): 2, ("kraken",): 1}
+    assert shown["tickwire_updates_published_total"] == {(): len(sink.updates)}
+    (binance,) = [venue for venue in node.venue_status(6000) if venue["name"] == "binance"]
+    assert (binance["state"], binance["frames"], binance["sequence_gaps"]) == ("live", 3, 1)
+    assert binance["stages"]["sent_to_arrived"]["buckets"]
+
+
+def test_an_ingest_node_records_each_frame_before_it_publishes_the_events(tmp_path):
+    from tickwire.record.reader import RecordingFile
+    from tickwire.record.writer import Recorder, RecordSettings
+    from tickwire.scaleout.ingest import IngestNode
+
+    class Link:
+        def __init__(self) -> None:
+            self.published: list[tuple[str, bytes]] = []
+
+        def publish(self, subject: str, payload: bytes) -> bool:
+            self.published.append((subject, payload))
+            return True
+
+    config = load_config(None, {"role": "ingest", "venues": ["binance"], "symbols": [SYMBOL],
+                                "nats": {"url": "nats://127.0.0.1:4222", "node": "i"}})
+    recorder = Recorder(RecordSettings(directory=str(tmp_path)), config)
+    link = Link()
+    node = IngestNode(config, link=link, recorder=recorder)  # type: ignore[arg-type]
+    frame = (b'{"stream":"btcusdt@bookTicker","data":{"u":7,"s":"BTCUSDT","b":"67012.01",'
+             b'"B":"1.2","a":"67013.41","A":"0.8"}}')
+    node.sessions[0].on_frame(frame, 1_795_000_000_000_000_000, True)
+    recorder.close()
+    (path,) = recorder.files
+    records = list(RecordingFile(path).records())
+    assert [(r.payload, r.time_ns) for r in records] == [(frame, 1_795_000_000_000_000_000)]
+    assert [subject for subject, _ in link.published] == ["tickwire.quote.binance.BTC-USDT"]
+    assert node.stages["binance"].by_name["recv_to_sent"].count == 1

@@ -31,12 +31,14 @@ from tickwire.record.format import (
     FORMAT_VERSION,
     HEADER_MAGIC,
     RECORD,
+    RECORD_BY_PREFIX,
     RECORD_SIZE,
     SKIPPABLE,
     STOPPED,
     SWEEP_TIME,
     RecordingHeader,
     RecordKind,
+    record_prefix,
 )
 
 __all__ = ["FILE_SUFFIX", "RecordSettings", "Recorder", "VenueRecorder"]
@@ -48,6 +50,7 @@ log = logging.getLogger("tickwire.record")
 
 _FRAME = RecordKind.FRAME
 _pack_into = RECORD.pack_into
+_pack_by_prefix_into = RECORD_BY_PREFIX.pack_into
 
 
 class RecordSettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -70,7 +73,7 @@ class Recorder:
     def __init__(self, settings: RecordSettings, config: Config) -> None:
         self.settings = settings
         self.venues = list(config.venues)
-        self._config = config
+        self._config = config.without_secrets()  # a recording is shared: no servers, no tokens
         self.directory = Path(settings.directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         started = datetime.datetime.now(datetime.timezone.utc)
@@ -234,31 +237,33 @@ class VenueRecorder:
     """One venue's records: its connection events (from the transport) and its frames (from
     the engine's frame path)."""
 
-    __slots__ = ("_recorder", "venue", "conn")
+    __slots__ = ("_recorder", "venue", "conn", "_frame_prefix")
 
     def __init__(self, recorder: Recorder, venue: int) -> None:
         self._recorder = recorder
         self.venue = venue
         self.conn = 0
+        self._frame_prefix = record_prefix(_FRAME, venue, 0)
 
     def frame(self, payload: bytes, recv_ns: int) -> None:
         """Record one received frame: a header pack and a copy into the current buffer."""
         recorder = self._recorder
-        size = len(payload)
         pos = recorder.pos
-        end = pos + RECORD_SIZE + size
+        start = pos + RECORD_SIZE
+        end = start + len(payload)
         if end > recorder.capacity:
             recorder.append(_FRAME, self.venue, self.conn, recv_ns, payload)
             return
         buffer = recorder.buffer
-        _pack_into(buffer, pos, _FRAME, self.venue, 0, self.conn, recv_ns, size)
-        buffer[pos + RECORD_SIZE : end] = payload
+        _pack_by_prefix_into(buffer, pos, self._frame_prefix, recv_ns, end - start)
+        buffer[start:end] = payload
         recorder.pos = end
         recorder.count += 1
 
     def connected(self, url: str, time_ns: int) -> None:
         """A new connection to ``url`` is up (its frames follow under a new connection id)."""
         self.conn = self._recorder.new_connection()
+        self._frame_prefix = record_prefix(_FRAME, self.venue, self.conn)
         self._recorder.append(RecordKind.CONNECT, self.venue, self.conn, time_ns, url.encode())
 
     def sent(self, message: bytes, time_ns: int) -> None:

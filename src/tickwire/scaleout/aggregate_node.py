@@ -7,10 +7,11 @@ ingest nodes may carry one venue), then the same aggregator as the single proces
 changed consolidated view to the local sinks and to ``tickwire.price.<symbol>``. Local sinks are
 flushed when the subscription's queue is empty (the end of a burst).
 
-Stages timed per consolidated update: ``sent_to_arrived`` (the NATS hop: sent on the ingest node
--> handed to this node's callback), ``arrived_to_published`` (this node's work) and
-``recv_to_published`` (the venue frame received on the ingest node -> published here). Times
-taken on two machines are only as comparable as their clocks (PTP or NTP).
+Stages timed per venue (``AGGREGATE_STAGES``): per message, ``sent_to_arrived`` (the NATS hop:
+sent on the ingest node -> handed to this node's callback) and ``recv_to_arrived`` (the venue
+frame received on the ingest node -> here); per consolidated update, ``arrived_to_published``
+(this node's work) and ``recv_to_published`` (the venue frame received on the ingest node ->
+published here). Times taken on two machines are only as comparable as their clocks (PTP or NTP).
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ import msgspec
 from tickwire.aggregate import Aggregator, composite_instrument
 from tickwire.config import Config
 from tickwire.engine import Sink, local_sinks, stop_on_signals
+from tickwire.exposition import aggregation_families, histograms_status, left_out_by_venue
+from tickwire.families import MetricFamily
 from tickwire.instruments import Instrument
-from tickwire.metrics import LatencyHistogram, micros
+from tickwire.metrics import NamedStages, merged, micros
 from tickwire.model import ConsolidatedQuote, Quote, Ticker, Trade
 from tickwire.scaleout.arbitration import (
     VENUE_WIDE_UPDATE_IDS,
@@ -55,7 +58,9 @@ from tickwire.scaleout.link import NatsLink
 from tickwire.venues.base import Channel
 from tickwire.venues.registry import VENUES
 
-__all__ = ["SWEEP_SECONDS", "AggregateNode", "NatsPriceSink"]
+__all__ = ["AGGREGATE_STAGES", "SWEEP_SECONDS", "AggregateNode", "NatsPriceSink"]
+
+AGGREGATE_STAGES = ("sent_to_arrived", "recv_to_arrived", "arrived_to_published", "recv_to_published")
 
 SWEEP_SECONDS = 0.1  # how often silent nodes are looked for
 
@@ -117,10 +122,11 @@ class _Cursor:
 class _Route:
     """One subject of venue events this node consumes."""
 
-    __slots__ = ("handle", "decode", "venue", "symbol", "price_scale", "size_scale", "arbiter", "cursors")
+    __slots__ = ("handle", "decode", "venue", "symbol", "price_scale", "size_scale", "arbiter", "cursors",
+                 "stages", "messages", "bytes", "duplicates", "lost")
 
     def __init__(self, handle: Callable[..., None], kind: str, venue: str, instrument: Instrument,
-                 arbiter: QuoteArbiter | TradeArbiter) -> None:
+                 arbiter: QuoteArbiter | TradeArbiter, stages: NamedStages) -> None:
         self.handle = handle
         self.decode = _DECODERS[kind].decode
         self.venue = venue
@@ -129,6 +135,11 @@ class _Route:
         self.size_scale = instrument.size_scale
         self.arbiter = arbiter
         self.cursors: dict[str, _Cursor] = {}
+        self.stages = stages.by_name
+        self.messages = 0
+        self.bytes = 0
+        self.duplicates = 0
+        self.lost = 0
 
 
 class _Feed:
@@ -149,6 +160,9 @@ class _Feed:
 
 class AggregateNode:
     """The aggregator of one shard of the instruments, fed from NATS."""
+
+    role = "aggregate"
+    stage_names = AGGREGATE_STAGES
 
     def __init__(self, config: Config, sinks: list[Sink] | None = None,
                  link: NatsLink | None = None) -> None:
@@ -181,9 +195,7 @@ class AggregateNode:
         self.routes: dict[str, _Route] = {}
         self._heard: set[str] = set()  # venues that spoke since the aggregator's last sweep
         self._venue_arbiters: dict[str, list[QuoteArbiter]] = {}
-        self.sent_to_arrived = LatencyHistogram()
-        self.arrived_to_published = LatencyHistogram()
-        self.recv_to_published = LatencyHistogram()
+        self.stages: dict[str, NamedStages] = {}  # per venue, as its first message arrives
         self.messages = 0
         self.updates = 0
         self.duplicates = 0
@@ -209,6 +221,8 @@ class AggregateNode:
         except (msgspec.DecodeError, msgspec.ValidationError):
             self._reject("malformed")
             return
+        route.messages += 1
+        route.bytes += len(data)
         event = event_of(message)
         if (
             message.price_scale != route.price_scale
@@ -226,6 +240,7 @@ class AggregateNode:
         elif seq != cursor.seq + 1:
             if seq > cursor.seq:
                 self.lost += seq - cursor.seq - 1
+                route.lost += seq - cursor.seq - 1
             else:
                 self.restarts += 1  # the node started again: its numbering too
         cursor.seq = seq
@@ -235,12 +250,15 @@ class AggregateNode:
             source.last_seen_ns = arrive_ns
         elif self.liveness.came_up(source, arrive_ns):
             self._venue_live(source)
-        self.sent_to_arrived.record(arrive_ns - message.sent_ns)
+        stages = route.stages
+        stages["sent_to_arrived"].record(arrive_ns - message.sent_ns)
+        stages["recv_to_arrived"].record(arrive_ns - event.recv_ns)
         route.handle(route, node, event, arrive_ns)
 
     def _on_quote(self, route: _Route, node: str, quote: Quote, arrive_ns: int) -> None:
         if not route.arbiter.admit(node, quote.update_id):  # type: ignore[call-arg]
             self.duplicates += 1
+            route.duplicates += 1
             return
         update = self.aggregator.on_quote(quote)
         if update is not None:
@@ -248,12 +266,14 @@ class AggregateNode:
             for publish in self._publishers:
                 publish(update, publish_ns)
             self.updates += 1
-            self.arrived_to_published.record(publish_ns - arrive_ns)
-            self.recv_to_published.record(publish_ns - quote.recv_ns)
+            stages = route.stages
+            stages["arrived_to_published"].record(publish_ns - arrive_ns)
+            stages["recv_to_published"].record(publish_ns - quote.recv_ns)
 
     def _on_trade(self, route: _Route, node: str, trade: Trade, arrive_ns: int) -> None:
         if not route.arbiter.admit(trade.trade_id):  # type: ignore[call-arg]
             self.duplicates += 1
+            route.duplicates += 1
             return
         self.aggregator.on_trade(trade)
         if self._trade_sinks:
@@ -264,6 +284,7 @@ class AggregateNode:
     def _on_ticker(self, route: _Route, node: str, ticker: Ticker, arrive_ns: int) -> None:
         if not route.arbiter.admit(node, 0):  # type: ignore[call-arg]
             self.duplicates += 1
+            route.duplicates += 1
             return
         if self._ticker_sinks:
             publish_ns = time.time_ns()
@@ -290,7 +311,10 @@ class AggregateNode:
             return None
         if isinstance(arbiter, QuoteArbiter):
             self._venue_arbiters.setdefault(venue, []).append(arbiter)
-        route = self.routes[subject] = _Route(handle, kind, venue, instrument, arbiter)
+        stages = self.stages.get(venue)
+        if stages is None:
+            stages = self.stages[venue] = NamedStages(AGGREGATE_STAGES)
+        route = self.routes[subject] = _Route(handle, kind, venue, instrument, arbiter, stages)
         return route
 
     def _reject(self, reason: str) -> None:
@@ -417,8 +441,8 @@ class AggregateNode:
             f"{name}: NATS: {link.published} published, {link.lost} lost, "
             f"{link.disconnects} disconnects, {link.reconnects} reconnects",
         ]
-        for stage in ("sent_to_arrived", "arrived_to_published", "recv_to_published"):
-            histogram: LatencyHistogram = getattr(self, stage)
+        for stage in AGGREGATE_STAGES:
+            histogram = merged(stages.by_name[stage] for stages in self.stages.values())
             p50, p99 = (micros(v) for v in histogram.percentiles((0.5, 0.99)))
             lines.append(f"{name}: {stage} µs p50 {p50} p99 {p99} ({histogram.count} samples)")
         lines.extend(f"{name}: {line}" for line in self.aggregator.exclusion_lines())
@@ -434,3 +458,81 @@ class AggregateNode:
                 f"ingest nodes: {nodes}"
             )
         return "\n".join(lines)
+
+    # -- observability ----------------------------------------------------------------------------
+
+    def _venues(self) -> list[str]:
+        """Every venue this node has heard of (messages or status reports), sorted."""
+        return sorted({route.venue for route in self.routes.values()}
+                      | {venue for _, venue in self.reports} | set(self.stale_marks))
+
+    def _per_venue(self, count: Callable[[_Route], int]) -> dict[str, int]:
+        totals = dict.fromkeys(self._venues(), 0)
+        for route in self.routes.values():
+            totals[route.venue] += count(route)
+        return totals
+
+    def metric_families(self) -> list[MetricFamily]:
+        """What ``/metrics`` shows of this node besides its stages."""
+        venues = self._venues()
+
+        def per_venue(count: Callable[[_Route], int]) -> list[tuple[dict[str, str], float]]:
+            return [({"venue": venue}, value) for venue, value in self._per_venue(count).items()]
+
+        return [
+            *aggregation_families(self.updates, self.aggregator.exclusions),
+            MetricFamily("tickwire_nats_messages_received_total", "counter",
+                         "Venue events received from NATS.", per_venue(lambda r: r.messages)),
+            MetricFamily("tickwire_nats_received_bytes_total", "counter",
+                         "Bytes of the venue events received from NATS.", per_venue(lambda r: r.bytes)),
+            MetricFamily("tickwire_nats_duplicates_total", "counter",
+                         "Copies of a venue event already taken from another ingest node, dropped.",
+                         per_venue(lambda r: r.duplicates)),
+            MetricFamily("tickwire_nats_sequence_lost_total", "counter",
+                         "Venue events lost between an ingest node and this one (sequence gaps).",
+                         per_venue(lambda r: r.lost)),
+            MetricFamily("tickwire_nats_sender_restarts_total", "counter",
+                         "Times an ingest node's numbering started again.", [({}, self.restarts)]),
+            MetricFamily("tickwire_nats_rejected_total", "counter",
+                         "Messages from NATS dropped, by reason.",
+                         [({"reason": reason}, count) for reason, count in sorted(self.rejected.items())]),
+            MetricFamily("tickwire_venue_live", "gauge",
+                         "1 while some ingest node carries the venue live.",
+                         [({"venue": v}, int(self.liveness.venue_live(v))) for v in venues]),
+            MetricFamily("tickwire_venue_live_nodes", "gauge",
+                         "Ingest nodes that carry the venue live.",
+                         [({"venue": v}, self.liveness.live_sources(v)) for v in venues]),
+            MetricFamily("tickwire_venue_stale_total", "counter",
+                         "Times the venue went stale (no ingest node carried it live).",
+                         [({"venue": v}, self.stale_marks.get(v, 0)) for v in venues]),
+            *self.link.metric_families(),
+        ]
+
+    def venue_status(self, now_ns: int) -> list[dict[str, Any]]:
+        """One ``/debug/status`` venue entry per venue heard of (``tickwire top``)."""
+        left_out = left_out_by_venue(self.aggregator.exclusions)
+        messages = self._per_venue(lambda r: r.messages)
+        received = self._per_venue(lambda r: r.bytes)
+        lost = self._per_venue(lambda r: r.lost)
+        venues = []
+        for venue in self._venues():
+            last_seen_ns = self.liveness.last_seen_ns(venue)
+            stages = self.stages.get(venue)
+            venues.append({
+                "name": venue,
+                "state": "live" if self.liveness.venue_live(venue) else "stale",
+                "frames": messages[venue],
+                "bytes": received[venue],
+                "connects": 0,
+                "reconnects": self.stale_marks.get(venue, 0),
+                "connect_failures": 0,
+                "errors": 0,
+                "errors_by_reason": {},
+                "sequence_gaps": lost[venue],
+                "left_out": left_out.get(venue, 0),
+                "last_frame_age_ns": now_ns - last_seen_ns if last_seen_ns else None,
+                "receive_queue_bytes": None,
+                "last_error": "",
+                "stages": histograms_status(stages) if stages is not None else {},
+            })
+        return venues

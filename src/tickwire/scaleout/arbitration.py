@@ -162,3 +162,11 @@ class Liveness:
     def venue_live(self, venue: str) -> bool:
         """True while some node's copy of ``venue`` is live."""
         return self._live_count.get(venue, 0) > 0
+
+    def live_sources(self, venue: str) -> int:
+        """How many nodes' copies of ``venue`` are live."""
+        return self._live_count.get(venue, 0)
+
+    def last_seen_ns(self, venue: str) -> int:
+        """When any node's copy of ``venue`` was last heard of (0: never)."""
+        return max((s.last_seen_ns for s in self._sources.values() if s.venue == venue), default=0)

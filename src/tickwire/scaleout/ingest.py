@@ -14,14 +14,15 @@ import logging
 import os
 import socket
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import msgspec
 import nats.errors
 
 from tickwire.config import Config
 from tickwire.engine import Engine, stop_on_signals
-from tickwire.metrics import FAST_BUCKET, FAST_LIMIT_NS, LatencyHistogram, micros
+from tickwire.families import MetricFamily
+from tickwire.metrics import FAST_BUCKET, FAST_LIMIT_NS, NamedStages, merged, micros
 from tickwire.scaleout.codec import (
     KIND_OF,
     Envelope,
@@ -39,12 +40,16 @@ from tickwire.venues.registry import instruments_for
 if TYPE_CHECKING:
     from tickwire.record.writer import Recorder
 
-__all__ = ["STALE_AFTER_HEARTBEATS", "IngestNode", "default_node_name"]
+__all__ = ["INGEST_STAGES", "STALE_AFTER_HEARTBEATS", "IngestNode", "default_node_name"]
 
 log = logging.getLogger("tickwire.ingest")
 
 STALE_AFTER_HEARTBEATS = 3
 """An aggregator counts a node's venue stale after this many heartbeats without a word."""
+
+INGEST_STAGES = ("recv_to_sent",)
+"""The ingest node's stage per venue event: frame received -> decoded, wrapped, encoded and
+handed to the NATS client."""
 
 
 def default_node_name() -> str:
@@ -56,8 +61,12 @@ class IngestNode(Engine):
     """The configured venue sessions, publishing to NATS instead of aggregating.
 
     It is the single-process ``Engine`` with another frame consumer: sessions, reconnects,
-    recording and the run loop are the engine's.
+    recording and the run loop are the engine's. Its stages (``INGEST_STAGES``, per venue) are
+    always timed.
     """
+
+    role = "ingest"
+    stage_names = INGEST_STAGES
 
     def __init__(
         self, config: Config, link: NatsLink | None = None, recorder: Recorder | None = None
@@ -69,16 +78,20 @@ class IngestNode(Engine):
         self.heartbeat = settings.heartbeat
         self.jetstream_retention = settings.jetstream_retention
         self.stale_after_ns = int(settings.heartbeat * STALE_AFTER_HEARTBEATS * 1e9)
-        self.ingest_latency = LatencyHistogram()
+        self.venue_stages: dict[str, NamedStages] = {}
         self.outbound: dict[str, list[Outbound]] = {}  # per venue
         self._status_encode = msgspec.msgpack.Encoder().encode
         self._leaving = asyncio.Event()
         super().__init__(config, sinks=[], recorder=recorder)
+        self.stages = self.venue_stages  # type: ignore[assignment]
         for session in self.sessions:
             self._say_down_too(session)
 
-    def frame_consumer(self, adapter: VenueAdapter) -> FrameConsumer:
-        """The hot path for one venue's frames: decode, wrap, encode, publish."""
+    def frame_consumer(
+        self, adapter: VenueAdapter, record: Callable[[bytes, int], None] | None = None
+    ) -> FrameConsumer:
+        """The hot path for one venue's frames: record (if ``record``), decode, wrap, encode,
+        publish."""
         routes: dict[type, dict[str, Outbound]] = {
             kind_type: {
                 instrument.symbol: Outbound(
@@ -94,14 +107,17 @@ class IngestNode(Engine):
         decode = adapter.decode
         encode = msgspec.msgpack.Encoder().encode
         publish = self.link.publish
-        counts = self.ingest_latency.counts
-        record = self.ingest_latency.record
+        sent = self.venue_stages[adapter.name] = NamedStages(INGEST_STAGES)
+        counts = sent.by_name["recv_to_sent"].counts
+        record_sent = sent.by_name["recv_to_sent"].record
         fast_bucket, fast_limit = FAST_BUCKET, FAST_LIMIT_NS
         node = self.node
         time_ns = time.time_ns
         envelope = Envelope
 
         def on_frame(payload: bytes, recv_ns: int, last_in_buffer: bool) -> None:
+            if record is not None:
+                record(payload, recv_ns)
             for event in decode(payload, recv_ns):
                 out = routes[type(event)][event.symbol]
                 seq = out.seq = out.seq + 1
@@ -117,7 +133,7 @@ class IngestNode(Engine):
                     if 0 <= took < fast_limit:
                         counts[fast_bucket[took]] += 1
                     else:
-                        record(took)
+                        record_sent(took)
                 else:
                     out.lost += 1
 
@@ -194,7 +210,8 @@ class IngestNode(Engine):
     def summary(self) -> str:
         """Counters of the run so far (for stderr at exit)."""
         link = self.link
-        p50, p99 = (micros(v) for v in self.ingest_latency.percentiles((0.5, 0.99)))
+        recv_to_sent = merged(stages.by_name["recv_to_sent"] for stages in self.venue_stages.values())
+        p50, p99 = (micros(v) for v in recv_to_sent.percentiles((0.5, 0.99)))
         lines = [
             f"tickwire ingest {self.node}: {link.published} messages published to NATS, "
             f"{link.lost} lost (NATS away or behind), {link.disconnects} NATS disconnects, "
@@ -208,3 +225,17 @@ class IngestNode(Engine):
         # the engine's per-session lines, without its first line (consolidated updates: none here)
         lines.extend(super().summary().splitlines()[1:])
         return "\n".join(lines)
+
+    def metric_families(self) -> list[MetricFamily]:
+        """What ``/metrics`` shows of this node besides the venue sessions and stages."""
+        venues = list(self.outbound)
+        totals = [self.venue_totals(venue) for venue in venues]
+        return [
+            MetricFamily("tickwire_nats_events_published_total", "counter",
+                         "Venue events handed to the NATS client.",
+                         [({"venue": v}, t[0]) for v, t in zip(venues, totals)]),
+            MetricFamily("tickwire_nats_events_lost_total", "counter",
+                         "Venue events not sent: NATS away or too far behind.",
+                         [({"venue": v}, t[1]) for v, t in zip(venues, totals)]),
+            *self.link.metric_families(),
+        ]

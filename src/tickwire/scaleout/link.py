@@ -22,6 +22,8 @@ import nats.errors
 from nats.aio.client import Client
 from nats.aio.subscription import Subscription
 
+from tickwire.families import MetricFamily
+
 __all__ = ["NatsLink"]
 
 log = logging.getLogger("tickwire.nats")
@@ -102,6 +104,24 @@ class NatsLink:
         self._closing = True
         if not self.client.is_closed:
             await self.client.close()
+
+    def metric_families(self) -> list[MetricFamily]:
+        """The connection's state and counters, for ``/metrics``."""
+        return [
+            MetricFamily("tickwire_nats_connected", "gauge", "1 while connected to NATS.",
+                         [({}, int(self.client.is_connected))]),
+            MetricFamily("tickwire_nats_published_total", "counter",
+                         "Messages handed to the NATS client.", [({}, self.published)]),
+            MetricFamily("tickwire_nats_lost_total", "counter",
+                         "Messages not sent: NATS away or too far behind.", [({}, self.lost)]),
+            MetricFamily("tickwire_nats_disconnects_total", "counter",
+                         "Connections to NATS lost.", [({}, self.disconnects)]),
+            MetricFamily("tickwire_nats_reconnects_total", "counter",
+                         "Connections to NATS established again.", [({}, self.reconnects)]),
+            MetricFamily("tickwire_nats_slow_consumer_drops_total", "counter",
+                         "Messages NATS dropped because this node read too slowly.",
+                         [({}, self.slow_consumer_drops)]),
+        ]
 
     async def _on_error(self, error: Exception) -> None:
         if isinstance(error, nats.errors.SlowConsumerError):

@@ -1,4 +1,4 @@
-"""Command line: ``tickwire run | record | replay | simulate | demo | profile | top``.
+"""Command line: ``tickwire run | record | replay | simulate | demo | profile | top | bench``.
 
 Bad flags or configuration print one line naming the problem and exit with status 2.
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from typing import TYPE_CHECKING, Any, Callable, Coroutine, NoReturn, Sequence
 
@@ -16,14 +17,18 @@ from tickwire.config import Config, ConfigError, load_config
 
 if TYPE_CHECKING:
     from tickwire.engine import Engine
+    from tickwire.families import ObservedNode
     from tickwire.metrics_server import MetricsServer
     from tickwire.record.writer import Recorder
+    from tickwire.scaleout.aggregate_node import AggregateNode
 
 __all__ = ["main"]
 
 DEFAULT_METRICS_ADDRESS = "127.0.0.1:9464"
 
 EXIT_USAGE = 2
+
+_REPLAY_SINKS = ("stdout", "none")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -55,6 +60,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _ws_address(text: str) -> dict[str, object]:
+    from tickwire.metrics import parse_address
+
+    try:
+        host, port = parse_address(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}") from None
+    return {"host": host, "port": port}
+
+
 def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags that say what to connect to and where the output goes (``run`` and ``demo``)."""
     parser.add_argument("--config", metavar="FILE", help="TOML configuration (flags win)")
@@ -73,6 +88,10 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
         help="connect VENUE to URL instead of the real venue (repeatable)",
     )
     parser.add_argument("--connect-timeout", type=_positive_float, metavar="SECONDS")
+    parser.add_argument(
+        "--ca-file", metavar="PEM",
+        help="also trust the CA certificates in PEM for wss:// and https:// (verification is always on)",
+    )
     parser.add_argument(
         "--silence-timeout",
         type=_positive_float,
@@ -95,16 +114,21 @@ def add_record_arguments(parser: argparse.ArgumentParser, directory_flag: bool) 
     else:
         parser.add_argument("record", metavar="DIR", help=where)
     parser.add_argument(
-        "--rotate-mb", type=_positive_float, default=256.0, metavar="MB",
-        help="start a new recording file after this many compressed MB (default %(default)g)",
+        "--rotate-mb", type=_positive_float, metavar="MB",
+        help="start a new recording file after this many compressed MB (default 256)",
     )
     parser.add_argument(
-        "--rotate-seconds", type=_positive_float, default=3600.0, metavar="SECONDS",
-        help="start a new recording file after this long (default %(default)g)",
+        "--rotate-seconds", type=_positive_float, metavar="SECONDS",
+        help="start a new recording file after this long (default 3600)",
     )
     parser.add_argument(
-        "--flush-seconds", type=_positive_float, default=1.0, metavar="SECONDS",
-        help="write buffered records at least this often (default %(default)g)",
+        "--chunk-kb", type=int, metavar="KB",
+        help="compress and write records in chunks of this many KiB (default 1024)",
+    )
+    parser.add_argument(
+        "--flush-seconds", type=_positive_float, metavar="SECONDS",
+        help="write buffered records at least this often (default 1); all four are also "
+        "settings of [record] in the TOML configuration",
     )
 
 
@@ -129,6 +153,35 @@ def add_aggregation_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--outliers", choices=OUTLIER_RULES,
         help="band (default: a venue 1%% from the median mid is left out), mad, or off",
+    )
+
+
+def _cpu_list(text: str) -> str | list[int]:
+    if text == "auto":
+        return text
+    try:
+        return [int(item) for item in _comma_list(text)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected auto or CPU ids like 0,1, got {text!r}") from None
+
+
+def _worker_count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return int(text)
+
+
+def add_process_arguments(parser: argparse.ArgumentParser) -> None:
+    """Multi-core mode and CPU pinning (``[process]`` in TOML; docs/ARCHITECTURE.md)."""
+    parser.add_argument(
+        "--workers", type=_worker_count, metavar="N",
+        help="N venue worker processes feed this one through shared-memory rings (default 0: "
+        "everything in one process)",
+    )
+    parser.add_argument(
+        "--pin", type=_cpu_list, nargs="?", const="auto", metavar="CPUS",
+        help="pin this process, then each worker, to one CPU each: round-robin over CPUS "
+        "(e.g. 0,1) or, alone, over the CPUs this process may use",
     )
 
 
@@ -158,15 +211,33 @@ def add_scaleout_arguments(parser: argparse.ArgumentParser) -> None:
 def overrides_from(args: argparse.Namespace) -> dict[str, object]:
     """The configuration values that flags set."""
     overrides: dict[str, object] = {}
-    for name in ("venues", "symbols", "channels", "connect_timeout", "silence_timeout", "metrics",
-                 "stage_sample"):
+    for name in ("venues", "symbols", "channels", "connect_timeout", "silence_timeout", "ca_file",
+                 "metrics", "stage_sample"):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
     if getattr(args, "sink", None) is not None:
         overrides["sinks"] = args.sink
+    record = {
+        key: value
+        for key, value in (
+            ("directory", getattr(args, "record", None)),
+            *((name, getattr(args, name, None))
+              for name in ("rotate_mb", "rotate_seconds", "chunk_kb", "flush_seconds")),
+        )
+        if value is not None
+    }
+    if record:
+        overrides["record"] = record
     if args.endpoint:
         overrides["endpoints"] = dict(args.endpoint)
+    if getattr(args, "ws", None) is not None:
+        overrides["ws"] = args.ws
+    process = {
+        key: value for key in ("workers", "pin") if (value := getattr(args, key, None)) is not None
+    }
+    if process:
+        overrides["process"] = process
     if getattr(args, "role", None) is not None:
         overrides["role"] = args.role
     nats = {
@@ -202,7 +273,15 @@ def _build_parser(command: str | None) -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="connect to venues and publish consolidated prices")
     add_pipeline_arguments(run)
-    run.add_argument("--sink", type=_comma_list, help="stdout (default) or none")
+    run.add_argument(
+        "--sink", type=_comma_list,
+        help="stdout (default), ws (the consumer WebSocket API; docs/CONSUMER_API.md), or none",
+    )
+    run.add_argument(
+        "--ws", type=_ws_address, metavar="HOST:PORT",
+        help="with --sink ws: listen there (default 127.0.0.1:9465; port 0: any free port; "
+        "another host than loopback needs ws.token in the config file)",
+    )
     run.add_argument(
         "--metrics", nargs="?", const=DEFAULT_METRICS_ADDRESS, metavar="HOST:PORT",
         help=f"serve /metrics and /debug/status there (default {DEFAULT_METRICS_ADDRESS}; "
@@ -216,6 +295,7 @@ def _build_parser(command: str | None) -> argparse.ArgumentParser:
     add_record_arguments(run, directory_flag=True)
     add_scaleout_arguments(run)
     add_aggregation_arguments(run)
+    add_process_arguments(run)
 
     record = commands.add_parser("record", help="connect to venues and only record (no output)")
     add_record_arguments(record, directory_flag=False)
@@ -263,6 +343,12 @@ def _build_parser(command: str | None) -> argparse.ArgumentParser:
         from tickwire.profile import add_arguments as add_profile_arguments
 
         add_profile_arguments(profile)
+
+    bench = commands.add_parser("bench", help="wire-to-output benchmarks: roadmap ablation, peers")
+    if command == "bench":
+        from tickwire.bench import add_arguments as add_bench_arguments
+
+        add_bench_arguments(bench)
     return parser
 
 
@@ -280,16 +366,9 @@ async def _run(args: argparse.Namespace) -> int:
     config = load_config(args.config, overrides_from(args))
     if config.role != "all":
         return await _run_node(args, config)
-    recorder = _recorder(args, config)
+    recorder = _recorder(config)
     engine = Engine(config, recorder=recorder, timed=config.metrics is not None)
-    server = await _metrics_server(engine, config.metrics)
-    try:
-        await engine.run(args.duration)
-    finally:
-        if server is not None:
-            await server.close()
-    print(engine.summary(), file=sys.stderr)
-    return 0
+    return await _serve_and_run(engine, config, args.duration)
 
 
 async def _run_node(args: argparse.Namespace, config: Config) -> int:
@@ -298,67 +377,84 @@ async def _run_node(args: argparse.Namespace, config: Config) -> int:
         from tickwire.scaleout.ingest import IngestNode
     except ImportError as exc:
         raise ValueError(f"role {config.role} needs nats-py ({exc}): pip install 'tickwire[nats]'") from None
-    if config.metrics is not None:
-        raise ValueError(f"--metrics serves role all only (role is {config.role})")
+    from tickwire.engine import start_local_sinks
+
     node: IngestNode | AggregateNode
     if config.role == "ingest":
-        node = IngestNode(config, recorder=_recorder(args, config))
-    elif args.record is not None:
+        node = IngestNode(config, recorder=_recorder(config))
+    elif config.record.directory is not None:
         raise ValueError("--record needs venue connections: role all or ingest")
     else:
         node = AggregateNode(config)
-    await node.run(args.duration)
+    await start_local_sinks(node.sinks)
+    return await _serve_and_run(node, config, args.duration)
+
+
+async def _serve_and_run(node: Engine | AggregateNode, config: Config, duration: float | None) -> int:
+    """Run ``node`` (with its metrics endpoint, if configured); its summary goes to stderr."""
+    server = await _metrics_server(node, config.metrics, config.metrics_token)
+    try:
+        await node.run(duration)
+    finally:
+        if server is not None:
+            await server.close()
     print(node.summary(), file=sys.stderr)
     return 0
 
 
-async def _metrics_server(engine: Engine, address: str | None) -> MetricsServer | None:
+async def _metrics_server(
+    engine: Engine | ObservedNode, address: str | None, token: str | None
+) -> MetricsServer | None:
     if address is None:
         return None
-    from tickwire.metrics import is_loopback, parse_address
+    from tickwire.metrics import parse_address
     from tickwire.metrics_server import MetricsServer
 
     host, port = parse_address(address)
-    server = MetricsServer(engine)
+    server = MetricsServer(engine, token=token)
     try:
         await server.start(host, port)
     except OSError as exc:
         raise ValueError(f"metrics: cannot listen on {address}: {exc.strerror or exc}") from None
     print(f"tickwire: metrics on {server.url}/metrics", file=sys.stderr, flush=True)
-    if not is_loopback(host):
-        print(
-            f"tickwire: warning: {server.url} is reachable from other hosts and asks for no "
-            "credentials",
-            file=sys.stderr, flush=True,
-        )
     return server
 
 
-def _recorder(args: argparse.Namespace, config: Config) -> Recorder | None:
-    if args.record is None:
+def _recorder(config: Config) -> Recorder | None:
+    record = config.record
+    if record.directory is None:
         return None
     from tickwire.record.writer import Recorder, RecordSettings
 
     settings = RecordSettings(
-        directory=args.record,
-        rotate_bytes=int(args.rotate_mb * 1024 * 1024),
-        rotate_seconds=args.rotate_seconds,
-        flush_seconds=args.flush_seconds,
+        directory=record.directory,
+        rotate_bytes=int(record.rotate_mb * 1024 * 1024),
+        rotate_seconds=record.rotate_seconds,
+        chunk_bytes=record.chunk_kb * 1024,
+        flush_seconds=record.flush_seconds,
+        level=record.level,
     )
     try:
         return Recorder(settings, config)
     except OSError as exc:
-        raise ValueError(f"cannot record into {args.record}: {exc.strerror or exc}") from None
+        raise ValueError(f"cannot record into {record.directory}: {exc.strerror or exc}") from None
+
+
+def _run_workers(args: argparse.Namespace, config: Config) -> int:
+    if config.record.directory is not None:
+        raise ValueError("--record records in one process: leave out --workers")
+    from tickwire.workers import run_workers
+
+    return run_workers(config, args.duration)
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from tickwire.config import SINKS
     from tickwire.record.replay import Replayer
     from tickwire.record.sources import open_sources
 
     for sink in args.sink:
-        if sink not in SINKS:
-            raise ValueError(f"unknown sink {sink!r} (known: {', '.join(sorted(SINKS))})")
+        if sink not in _REPLAY_SINKS:
+            raise ValueError(f"unknown sink {sink!r} (a replay writes to: {', '.join(_REPLAY_SINKS)})")
     unreplayable: list[str] = []
     sources = open_sources(args.paths, unreplayable)
     replayer = Replayer(sources, venues=args.venues, sinks=args.sink, speed=args.speed)
@@ -382,6 +478,16 @@ def _profile(args: argparse.Namespace) -> int:
         return 1
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from tickwire.bench import BenchError, run_bench
+
+    try:
+        return run_bench(args)
+    except BenchError as exc:
+        print(f"tickwire bench: error: {exc}", file=sys.stderr)
+        return 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tickwire`` command; returns the exit status."""
     arguments = list(sys.argv[1:] if argv is None else argv)
@@ -397,7 +503,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in ("run", "record"):
             if args.command == "record":
                 args.sink = ["none"]
-            load_config(args.config, overrides_from(args))  # fail before any connection
+            config = load_config(args.config, overrides_from(args))  # fail before any connection
+            if config.process.workers:
+                return _run_workers(args, config)
+            if config.process.pin is not None:
+                from tickwire.affinity import cpu_plan
+
+                os.sched_setaffinity(0, cpu_plan(config.process.pin, 1, os.sched_getaffinity(0)))
             return _run_loop(lambda: _run(args))
         if args.command == "top":
             from tickwire.top import run_top
@@ -415,6 +527,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_loop(lambda: run_demo(args))
         if args.command == "profile":
             return _profile(args)
+        if args.command == "bench":
+            return _bench(args)
     except (ConfigError, ValueError) as exc:
         print(f"tickwire {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -5,11 +5,15 @@ Every problem raises ConfigError with one line that names the setting and what i
 
 from __future__ import annotations
 
+import math
+import os
+import ssl
 import tomllib
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import msgspec
 
+from tickwire.affinity import cpu_plan
 from tickwire.aggregate import Aggregator, PriceRules, composite_instrument
 from tickwire.instruments import (
     DEFAULT_PRICE_SCALE,
@@ -18,8 +22,10 @@ from tickwire.instruments import (
     InstrumentError,
     parse_symbol,
 )
-from tickwire.metrics import parse_address
+from tickwire.auth import MIN_TOKEN_LENGTH
+from tickwire.metrics import is_loopback, parse_address
 from tickwire.policy import Backoff
+from tickwire.ring import Ring, RingError
 from tickwire.scaleout.codec import parse_shard
 from tickwire.venues.base import Channel
 from tickwire.venues.registry import VENUES, instruments_for
@@ -31,11 +37,13 @@ __all__ = [
     "ConfigError",
     "InstrumentSettings",
     "NatsConfig",
+    "ProcessConfig",
     "TransportConfig",
+    "WsConfig",
     "load_config",
 ]
 
-SINKS = frozenset({"stdout", "none"})
+SINKS = frozenset({"stdout", "ws", "none"})
 ROLES = ("all", "ingest", "aggregate")
 
 
@@ -53,6 +61,7 @@ class TransportConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     connect_timeout: float = 10.0
     silence_timeout: float = 30.0
     max_frame_bytes: int = 4 * 1024 * 1024
+    max_frames_per_second: int = 0  # per venue, data frames and pings over it dropped (0: no cap)
     max_connection_age: float | None = None
     ca_file: str | None = None
     backoff: Backoff = Backoff()
@@ -90,6 +99,37 @@ def _complete_aggregation(section: object, flags: dict[str, object]) -> object:
     return section
 
 
+class ProcessConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``[process]``: multi-core mode and CPU pinning (see ``tickwire.workers``)."""
+
+    workers: int = 0  # venue worker processes feeding this one through rings (0: one process)
+    pin: list[int] | str | None = None  # "auto" or CPU ids: this process, then each worker
+    ring_slots: int = 65536  # records per worker ring (a power of two)
+    ring_full: str = "drop"  # a full ring: drop the newest record, or "wait" (up to 1 s) first
+    poll_spin: int = 64  # empty poll turns before the aggregator sleeps on the doorbell
+    poll_wait_max: float = 0.002  # seconds: the longest such sleep
+
+
+class WsConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``[ws]``: the consumer WebSocket API of ``sinks = ["ws"]`` (docs/CONSUMER_API.md)."""
+
+    host: str = "127.0.0.1"
+    port: int = 9465  # 0: any free port
+    token: str | None = None  # required when host is not a loopback address; never logged
+    max_buffer_bytes: int = 256 * 1024  # per consumer; above it, the latest line per symbol only
+
+
+class RecordConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``[record]``: recording every frame (docs/RECORDING.md); on when ``directory`` is set."""
+
+    directory: str | None = None  # rotated *.twr.zst files go here
+    rotate_mb: float = 256.0  # a new file after this many compressed MB
+    rotate_seconds: float = 3600.0  # … or after this long
+    chunk_kb: int = 1024  # records are compressed and written in chunks of this size
+    flush_seconds: float = 1.0  # the longest a record waits in a chunk while running
+    level: int = 3  # zstd compression level
+
+
 class NatsConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Scale-out on NATS (roles ``ingest`` and ``aggregate``); see docs/SCALEOUT.md."""
 
@@ -115,7 +155,11 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     aggregation: AggregationConfig = AggregationConfig()
     role: str = "all"  # all (one process), ingest or aggregate (scale-out on NATS)
     nats: NatsConfig = NatsConfig()
+    process: ProcessConfig = ProcessConfig()
+    record: RecordConfig = RecordConfig()
     metrics: str | None = None  # HOST:PORT serving /metrics and /debug/*; stage timing on with it
+    metrics_token: str | None = None  # required when metrics is not on a loopback address
+    ws: WsConfig = WsConfig()
     stage_sample: int = 64  # with metrics: the frames that end a socket read and every Nth one
     # inside a burst are timed (1: every frame)
 
@@ -130,6 +174,11 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
                 )
             )
         return result
+
+    def without_secrets(self) -> Config:
+        """This configuration without the servers it opens and their tokens (what a recording
+        keeps: a replay serves nothing, and a recording is shared)."""
+        return msgspec.structs.replace(self, metrics=None, metrics_token=None, ws=WsConfig())
 
 
 def load_config(path: str | None, overrides: dict[str, object]) -> Config:
@@ -151,7 +200,7 @@ def load_config(path: str | None, overrides: dict[str, object]) -> Config:
     for key, value in overrides.items():
         if key == "aggregation":
             continue
-        if key in ("endpoints", "nats"):
+        if key in ("endpoints", "nats", "process", "ws", "record"):
             merged = dict(raw.get(key, {}))  # type: ignore[call-overload]
             merged.update(value)  # type: ignore[call-overload]
             raw[key] = merged
@@ -171,6 +220,7 @@ def load_config(path: str | None, overrides: dict[str, object]) -> Config:
 
 def validate(config: Config, where: str) -> None:
     """Raise ConfigError for the first setting that cannot work."""
+    _validate_record(config.record, where)
     if not config.venues:
         raise ConfigError(f"{where}: no venues given")
     for venue in config.venues:
@@ -210,34 +260,49 @@ def validate(config: Config, where: str) -> None:
                 raise ConfigError(f"{where}: no listed venue carries {symbol}")
     if config.metrics is not None:
         try:
-            parse_address(config.metrics)
+            host, _ = parse_address(config.metrics)
         except ValueError as exc:
             raise ConfigError(f"{where}: {exc}") from None
+        _check_exposure(host, config.metrics_token, "metrics", "metrics_token", where)
     if config.stage_sample < 1:
         raise ConfigError(f"{where}: stage_sample must be >= 1, got {config.stage_sample}")
     for sink in config.sinks:
         if sink not in SINKS:
             raise ConfigError(f"{where}: unknown sink {sink!r} (known: {', '.join(sorted(SINKS))})")
+    if "ws" in config.sinks:
+        ws = config.ws
+        if not 0 <= ws.port <= 65535:
+            raise ConfigError(f"{where}: ws.port must be 0..65535, got {ws.port}")
+        if ws.max_buffer_bytes < 4096:
+            raise ConfigError(f"{where}: ws.max_buffer_bytes must be >= 4096")
+        _check_exposure(ws.host, ws.token, "ws.host", "ws.token", where)
     for venue, url in config.endpoints.items():
         if venue not in VENUES:
             raise ConfigError(f"{where}: endpoint for unknown venue {venue!r}")
-        parts = urlsplit(url)
-        if parts.scheme not in ("ws", "wss") or not parts.hostname:
-            raise ConfigError(f"{where}: endpoint {venue}={url!r} is not a ws:// or wss:// URL")
+        _checked_url(url, ("ws", "wss"), f"{where}: endpoints.{venue}", "a ws:// or wss:// URL")
     for venue, url in config.rest_endpoints.items():
         if venue not in VENUES:
             raise ConfigError(f"{where}: rest endpoint for unknown venue {venue!r}")
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
-            raise ConfigError(
-                f"{where}: rest endpoint {venue}={url!r} is not an http:// or https:// base URL"
-            )
+        parts = _checked_url(
+            url, ("http", "https"), f"{where}: rest_endpoints.{venue}", "an http:// or https:// base URL"
+        )
+        if parts.query:
+            raise ConfigError(f"{where}: rest_endpoints.{venue} is not an http:// or https:// base URL (it has a query)")
     transport = config.transport
+    if transport.ca_file is not None:
+        try:
+            ssl.create_default_context(cafile=transport.ca_file)
+        except ssl.SSLError:
+            raise ConfigError(f"{where}: transport.ca_file: holds no PEM CA certificate") from None
+        except OSError as exc:
+            raise ConfigError(f"{where}: transport.ca_file: cannot read: {exc.strerror or exc}") from None
     for name in ("connect_timeout", "silence_timeout"):
         if getattr(transport, name) <= 0:
             raise ConfigError(f"{where}: transport.{name} must be > 0")
     if transport.max_frame_bytes < 1024:
         raise ConfigError(f"{where}: transport.max_frame_bytes must be >= 1024")
+    if transport.max_frames_per_second < 0:
+        raise ConfigError(f"{where}: transport.max_frames_per_second must be >= 0 (0: no cap)")
     if transport.max_connection_age is not None and transport.max_connection_age <= 0:
         raise ConfigError(f"{where}: transport.max_connection_age must be > 0")
     try:
@@ -245,6 +310,7 @@ def validate(config: Config, where: str) -> None:
     except ValueError as exc:
         raise ConfigError(f"{where}: transport.{exc}") from None
     _validate_scaleout(config, where)
+    _validate_process(config, where)
     _validate_aggregation(config, instruments, where)
 
 
@@ -287,9 +353,7 @@ def _validate_scaleout(config: Config, where: str) -> None:
         return
     if nats.url is None:
         raise ConfigError(f"{where}: role {role} needs a NATS URL (--nats nats://HOST:4222)")
-    parts = urlsplit(nats.url)
-    if parts.scheme not in ("nats", "tls") or not parts.hostname:
-        raise ConfigError(f"{where}: NATS URL {nats.url!r} is not nats://HOST:PORT or tls://HOST:PORT")
+    _checked_url(nats.url, ("nats", "tls"), f"{where}: nats.url", "nats://HOST:PORT or tls://HOST:PORT")
     if not nats.heartbeat > 0:
         raise ConfigError(f"{where}: nats.heartbeat must be > 0 seconds")
     if nats.shard is not None:
@@ -306,3 +370,73 @@ def _validate_scaleout(config: Config, where: str) -> None:
             raise ConfigError(f"{where}: nats.jetstream_retention must be > 0 seconds")
     if nats.jetstream_replay and role != "aggregate":
         raise ConfigError(f"{where}: JetStream replay is for role aggregate (role is {role})")
+
+
+def _checked_url(url: str, schemes: tuple[str, ...], setting: str, kind: str) -> SplitResult:
+    """``url`` split, or ConfigError naming ``setting``: a scheme not in ``schemes``, no host or a
+    bad port. The message never shows the URL, so a user name, password or token in it is not
+    printed."""
+    parts = urlsplit(url)
+    if parts.scheme not in schemes:
+        raise ConfigError(f"{setting} is not {kind} (the scheme must be {' or '.join(schemes)})")
+    if not parts.hostname:
+        raise ConfigError(f"{setting} is not {kind} (no host)")
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port is not None and not 1 <= port <= 65535:
+        raise ConfigError(f"{setting} is not {kind} (the port must be a number in 1..65535)")
+    return parts
+
+
+def _validate_process(config: Config, where: str) -> None:
+    process = config.process
+    if process.pin is not None:
+        try:
+            cpu_plan(process.pin, 1 + process.workers, os.sched_getaffinity(0))
+        except ValueError as exc:
+            raise ConfigError(f"{where}: process.{exc}") from None
+    if not process.workers:
+        return
+    if process.workers < 0:
+        raise ConfigError(f"{where}: process.workers must be >= 0, got {process.workers}")
+    if process.workers > len(config.venues):
+        raise ConfigError(
+            f"{where}: process.workers is {process.workers} but there are {len(config.venues)} "
+            f"venues (a worker needs at least one)"
+        )
+    if config.role != "all":
+        raise ConfigError(f"{where}: process.workers needs role all (role is {config.role})")
+    if config.metrics is not None:
+        raise ConfigError(f"{where}: --metrics serves one process; with process.workers the ring "
+                          f"and worker counters are printed at exit")
+    try:
+        Ring.check(process.ring_slots, process.ring_full)
+    except RingError as exc:
+        raise ConfigError(f"{where}: process.{exc}") from None
+    if process.poll_spin < 0 or not process.poll_wait_max > 0:
+        raise ConfigError(f"{where}: process.poll_spin must be >= 0 and poll_wait_max > 0 seconds")
+
+
+def _check_exposure(host: str, token: str | None, setting: str, token_setting: str, where: str) -> None:
+    """ConfigError unless a server on ``host`` is loopback-only or has a token long enough. The
+    message names the setting, never the token."""
+    if token is not None and len(token) < MIN_TOKEN_LENGTH:
+        raise ConfigError(f"{where}: {token_setting} must be at least {MIN_TOKEN_LENGTH} characters")
+    if token is None and not is_loopback(host):
+        raise ConfigError(
+            f"{where}: {setting} {host} is reachable from other hosts: set {token_setting} (a secret "
+            f"of at least {MIN_TOKEN_LENGTH} characters) or bind a loopback address such as 127.0.0.1"
+        )
+
+
+def _validate_record(record: RecordConfig, where: str) -> None:
+    for name in ("rotate_mb", "rotate_seconds", "flush_seconds"):
+        value = getattr(record, name)
+        if not (math.isfinite(value) and value > 0):
+            raise ConfigError(f"{where}: record.{name} must be > 0, got {value}")
+    if not 64 <= record.chunk_kb <= 256 * 1024:
+        raise ConfigError(f"{where}: record.chunk_kb must be 64..262144 (KiB), got {record.chunk_kb}")
+    if not 1 <= record.level <= 22:
+        raise ConfigError(f"{where}: record.level must be a zstd level 1..22, got {record.level}")

@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import random
 import signal
+import sys
 import time
-from typing import TYPE_CHECKING, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from tickwire.aggregate import Aggregator
 from tickwire.config import Config
@@ -19,6 +20,7 @@ from tickwire.instruments import Instrument
 from tickwire.metrics import FAST_BUCKET, FAST_LIMIT_NS, VenueStages, micros
 from tickwire.model import ConsolidatedQuote, Quote, Ticker, Trade
 from tickwire.sinks.stdout import StdoutSink
+from tickwire.sinks.ws import WsSink
 from tickwire.transport.rest import NeedsMetadata, metadata_loader
 from tickwire.transport.session import FrameConsumer, SessionSettings, VenueSession
 from tickwire.venues.base import Channel, VenueAdapter
@@ -27,7 +29,7 @@ from tickwire.venues.registry import VENUES, instruments_for
 if TYPE_CHECKING:
     from tickwire.record.writer import Recorder, VenueRecorder
 
-__all__ = ["Engine", "Sink"]
+__all__ = ["Engine", "Sink", "local_sinks", "sink_status", "start_local_sinks"]
 
 
 class Sink(Protocol):
@@ -59,6 +61,7 @@ def session_settings(config: Config) -> SessionSettings:
         connect_timeout=transport.connect_timeout,
         silence_timeout=transport.silence_timeout,
         max_frame_bytes=transport.max_frame_bytes,
+        max_frames_per_second=transport.max_frames_per_second,
         backoff=transport.backoff,
         ca_file=transport.ca_file,
         max_connection_age=transport.max_connection_age,
@@ -68,17 +71,33 @@ def session_settings(config: Config) -> SessionSettings:
 def local_sinks(
     config: Config, instruments: list[Instrument], on_reader_gone: Callable[[], None]
 ) -> list[Sink]:
-    """The sinks ``config.sinks`` names that write on this machine (stdout)."""
+    """The sinks ``config.sinks`` names that write on this machine (stdout, the consumer
+    WebSocket API); ``start_local_sinks`` attaches them to the event loop."""
     sinks: list[Sink] = []
+    size_scales = {i.symbol: i.size_scale for i in instruments}
+    price_scales = {i.symbol: i.price_scale for i in instruments}
     if "stdout" in config.sinks:
-        sinks.append(
-            StdoutSink(
-                {i.symbol: i.size_scale for i in instruments},
-                {i.symbol: i.price_scale for i in instruments},
-                on_reader_gone=on_reader_gone,
-            )
-        )
+        sinks.append(StdoutSink(size_scales, price_scales, on_reader_gone=on_reader_gone))
+    if "ws" in config.sinks:
+        ws = config.ws
+        sinks.append(WsSink(size_scales, price_scales, ws.host, ws.port, ws.token, ws.max_buffer_bytes))
     return sinks
+
+
+async def start_local_sinks(sinks: list[Sink]) -> None:
+    """Attach the local sinks to the running event loop: stdout stops blocking on a full pipe
+    (a bounded backlog instead), the consumer API listens (and says where on stderr). Raises
+    ValueError when it cannot listen."""
+    for sink in sinks:
+        if isinstance(sink, (StdoutSink, WsSink)):
+            await sink.start()
+        if isinstance(sink, WsSink):
+            print(f"tickwire: consumer API on {sink.url}", file=sys.stderr, flush=True)
+
+
+def sink_status(sinks: list[Sink]) -> list[dict[str, Any]]:
+    """The counters of the local sinks (for ``/debug/status`` and ``/metrics``)."""
+    return [sink.status() for sink in sinks if isinstance(sink, (StdoutSink, WsSink))]
 
 
 class Engine:
@@ -121,11 +140,11 @@ class Engine:
         self.sessions: list[VenueSession] = []
         for name in config.venues:
             adapter = VENUES[name](instruments_for(name, instruments), channels)
-            on_frame = self.frame_consumer(adapter)
-            venue_recorder = None
-            if recorder is not None:
-                venue_recorder = recorder.venue(name)
-                on_frame = _recording(venue_recorder, on_frame)
+            venue_recorder = None if recorder is None else recorder.venue(name)
+            on_frame = (
+                self.frame_consumer(adapter) if venue_recorder is None
+                else self.frame_consumer(adapter, record=venue_recorder.frame)
+            )
             self.sessions.append(
                 VenueSession(
                     adapter,
@@ -149,13 +168,17 @@ class Engine:
     def _configured_sinks(self, instruments: list) -> list[Sink]:  # type: ignore[type-arg]
         return local_sinks(self.config, instruments, self.stop)
 
-    def frame_consumer(self, adapter: VenueAdapter) -> FrameConsumer:
-        """The hot path for one venue's frames.
+    def frame_consumer(
+        self, adapter: VenueAdapter, record: Callable[[bytes, int], None] | None = None
+    ) -> FrameConsumer:
+        """The hot path for one venue's frames (each first given to ``record``, if any, with
+        its receive time).
 
         When timed, a staged frame is stamped after its decode, each of its updates after the
         aggregator (its ``publish_ns``) and after the sinks encoded it, and the flush after its
         write; each stage goes into the venue's ``VenueStages`` with a list increment
-        (``tickwire.metrics``). Staged are every frame that ends a socket read (so every frame
+        (``tickwire.metrics``) after the frame's flush, so the bookkeeping never delays the
+        line. Staged are every frame that ends a socket read (so every frame
         at a quiet moment) and, inside a burst, every ``config.stage_sample``-th frame.
         """
         decode = adapter.decode
@@ -182,12 +205,29 @@ class Engine:
             record_exchange = stages.exchange_to_recv.record
             flushed = stages.published_to_flushed.counts
             record_flush = stages.published_to_flushed.record
+
+            def record_staged(
+                recv_ns: int, decoded_ns: int, start_ns: int, publish_ns: int, published_ns: int,
+                exchange_ns: int,
+            ) -> None:
+                if recv_ns <= decoded_ns <= start_ns <= publish_ns <= published_ns < recv_ns + fast_limit:
+                    decoded[fast_bucket[decoded_ns - recv_ns]] += 1
+                    aggregated[fast_bucket[publish_ns - start_ns]] += 1
+                    published[fast_bucket[published_ns - publish_ns]] += 1
+                    whole[fast_bucket[published_ns - recv_ns]] += 1
+                else:
+                    record_update(recv_ns, decoded_ns, start_ns, publish_ns, published_ns)
+                if exchange_ns:
+                    record_exchange(recv_ns - exchange_ns)
+
         sample_every = self.config.stage_sample
         countdown = sample_every  # frames of a burst until the next one timed at every stage
         pending_since = 0  # publish_ns of the first line of a staged frame not yet flushed
 
         def on_frame(payload: bytes, recv_ns: int, last_in_buffer: bool) -> None:
             nonlocal countdown, pending_since
+            if record is not None:
+                record(payload, recv_ns)
             events = decode(payload, recv_ns)
             staged = False
             if timed:
@@ -196,32 +236,26 @@ class Engine:
                     countdown = sample_every
                     staged = True
                     decoded_ns = start_ns = time_ns()
+            staged_publish_ns = 0  # the staged frame's update whose stages wait for the flush
             for event in events:
                 event_type = type(event)
                 if event_type is quote_type:
                     update = on_quote(event)  # type: ignore[arg-type]
                     if update is not None:
+                        if staged_publish_ns:  # a second update of a staged frame
+                            record_staged(recv_ns, decoded_ns, start_ns, staged_publish_ns, published_ns,
+                                          exchange_ns)
+                            start_ns = published_ns
                         publish_ns = time_ns()
                         for publish in publishers:
                             publish(update, publish_ns)
                         self.updates += 1
                         if staged:
                             published_ns = time_ns()
-                            if (
-                                recv_ns <= decoded_ns <= start_ns <= publish_ns <= published_ns
-                                < recv_ns + fast_limit
-                            ):
-                                decoded[fast_bucket[decoded_ns - recv_ns]] += 1
-                                aggregated[fast_bucket[publish_ns - start_ns]] += 1
-                                published[fast_bucket[published_ns - publish_ns]] += 1
-                                whole[fast_bucket[published_ns - recv_ns]] += 1
-                            else:
-                                record_update(recv_ns, decoded_ns, start_ns, publish_ns, published_ns)
-                            if update.exchange_ns:
-                                record_exchange(recv_ns - update.exchange_ns)
+                            staged_publish_ns = publish_ns
+                            exchange_ns = update.exchange_ns
                             if not pending_since:
                                 pending_since = publish_ns
-                            start_ns = published_ns
                 elif event_type is trade_type:
                     on_trade(event)  # type: ignore[arg-type]
                     if trade_publishers:
@@ -242,6 +276,8 @@ class Engine:
                     else:
                         record_flush(wait_ns)
                     pending_since = 0
+            if staged_publish_ns:  # bookkeeping after the write, off the line's latency
+                record_staged(recv_ns, decoded_ns, start_ns, staged_publish_ns, published_ns, exchange_ns)
 
         return on_frame
 
@@ -291,7 +327,9 @@ class Engine:
         self._publish_all(self.aggregator.sweep(now_ns, wall_ns, heard), wall_ns)
 
     async def run(self, duration: float | None = None) -> None:
-        """Run every session until ``stop`` (or SIGINT/SIGTERM, or ``duration`` seconds)."""
+        """Run every session until ``stop`` (or SIGINT/SIGTERM, or ``duration`` seconds).
+        Raises ValueError, before connecting, when a local sink cannot listen."""
+        await start_local_sinks(self.sinks)
         stop_on_signals(self.stop)
         tasks = [asyncio.create_task(s.run(), name=f"session-{s.name}") for s in self.sessions]
         sweeper = asyncio.create_task(self._sweep_aggregator(), name="aggregator-sweep")
@@ -328,13 +366,15 @@ class Engine:
             stats = session.stats
             decode = session.adapter.stats
             errors = ", ".join(f"{k} {v}" for k, v in sorted(decode.errors.items())) or "none"
+            failures = ", ".join(f"{k} {v}" for k, v in sorted(stats.connect_failure_reasons.items()))
             lines.append(
                 f"tickwire: {session.name}: {stats.frames} frames, {stats.bytes} bytes, "
                 f"{stats.connects} connects, {stats.reconnects} reconnects, "
-                f"{stats.connect_failures} failed connects, dropped frames: {errors}"
+                f"{stats.connect_failures} failed connects{f' ({failures})' if failures else ''}, "
+                f"dropped frames: {errors}"
             )
             venue_stages = self.stages.get(session.name)
-            if venue_stages is not None:
+            if isinstance(venue_stages, VenueStages):  # a NATS ingest node's are its own
                 whole = venue_stages.recv_to_published
                 p50, p99, p999 = (micros(v) for v in whole.percentiles((0.5, 0.99, 0.999)))
                 lines.append(
@@ -342,6 +382,9 @@ class Engine:
                     f"p99.9 {p999} ({whole.count} updates)"
                 )
         lines.extend(f"tickwire: {line}" for line in self.aggregator.exclusion_lines())
+        for sink in self.sinks:
+            if isinstance(sink, (StdoutSink, WsSink)):
+                lines.extend(f"tickwire: {line}" for line in sink.report())
         if self.recorder is not None:
             lines.append(self.recorder.summary())
         return "\n".join(lines)
@@ -374,14 +417,3 @@ class _RecordedMetadata:
     def load_metadata(self, url: str, body: bytes) -> None:
         self._recorder.http_answer(url, body, time.time_ns())
         self._adapter.load_metadata(url, body)
-
-
-def _recording(venue_recorder: VenueRecorder, on_frame: FrameConsumer) -> FrameConsumer:
-    """``on_frame`` that first records the frame with its receive time."""
-    record = venue_recorder.frame
-
-    def recorded(payload: bytes, recv_ns: int, last_in_buffer: bool) -> None:
-        record(payload, recv_ns)
-        on_frame(payload, recv_ns, last_in_buffer)
-
-    return recorded

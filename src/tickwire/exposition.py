@@ -14,11 +14,23 @@ import time
 from typing import Any
 
 from tickwire import __version__
-from tickwire.engine import Engine
+from tickwire.aggregate.view import ExclusionCounts
+from tickwire.engine import Engine, sink_status
+from tickwire.families import MetricFamily, ObservedNode, Staged
 from tickwire.metrics import STAGES, LatencyHistogram, LoopLagProbe, bucket_index
 from tickwire.transport.session import SessionState, VenueSession
 
-__all__ = ["PROMETHEUS_BOUNDS_NS", "VENUE_STATES", "describe_tasks", "prometheus_text", "status"]
+__all__ = [
+    "PROMETHEUS_BOUNDS_NS",
+    "VENUE_STATES",
+    "aggregation_families",
+    "describe_tasks",
+    "histograms_status",
+    "left_out_by_venue",
+    "prometheus_text",
+    "sink_families",
+    "status",
+]
 
 PROMETHEUS_BOUNDS_NS = tuple(bound for k in range(7, 35) for bound in (1 << k, 3 << (k - 1)))
 """Upper bounds of the exposed buckets: 2**k and 1.5 * 2**k ns, from 128 ns to 25.8 s. Each is a
@@ -92,29 +104,96 @@ def _number(value: float) -> str:
     return str(value) if isinstance(value, int) else repr(float(value))
 
 
-async def prometheus_text(engine: Engine, probe: LoopLagProbe, started_s: float) -> str:
-    """The Prometheus text exposition (format 0.0.4) of ``engine`` now. It lets frames through
-    (yields to the event loop) after each venue's histograms."""
-    sessions = engine.sessions
+async def prometheus_text(
+    node: Engine | ObservedNode, probe: LoopLagProbe, started_s: float
+) -> str:
+    """The Prometheus text exposition (format 0.0.4) of ``node`` (an engine, or a NATS node)
+    now. It lets frames through (yields to the event loop) after each venue's histograms."""
     out = _Exposition()
-    out.family("tickwire_info", "gauge", "Version of the running tickwire.")
-    out.sample("tickwire_info", {"version": __version__}, 1)
+    out.family("tickwire_info", "gauge", "Version and role of the running tickwire.")
+    out.sample("tickwire_info", {"version": __version__, "role": getattr(node, "role", "all")}, 1)
     out.family("tickwire_start_time_seconds", "gauge", "When this process started (Unix time).")
     out.sample("tickwire_start_time_seconds", {}, started_s)
 
-    if engine.stages:
+    if node.stages:
         name = "tickwire_latency_seconds"
         out.family(name, "histogram", "Latency of each pipeline stage, per venue.")
-        for venue, stages in engine.stages.items():
+        for venue, stages in node.stages.items():
             for stage, histogram in stages.histograms():
                 out.histogram(name, {"venue": venue, "stage": stage}, histogram)
             await asyncio.sleep(0)
         name = "tickwire_latency_negative_total"
         out.family(name, "counter", "Stage samples below zero (clocks that disagree), counted in the lowest bucket.")
-        for venue, stages in engine.stages.items():
+        for venue, stages in node.stages.items():
             for stage, histogram in stages.histograms():
                 out.sample(name, {"venue": venue, "stage": stage}, histogram.negative)
 
+    if isinstance(node, Engine):
+        _session_families(out, node.sessions)
+        for family in sink_families(sink_status(node.sinks)):
+            out.family(family.name, family.kind, family.help)
+            for labels, value in family.samples:
+                out.sample(family.name, labels, value)
+    own_families = getattr(node, "metric_families", None)
+    if own_families is not None:
+        families = own_families()
+    else:
+        families = aggregation_families(node.updates, node.aggregator.exclusions)  # type: ignore[union-attr]
+    for family in families:
+        out.family(family.name, family.kind, family.help)
+        for labels, value in family.samples:
+            out.sample(family.name, labels, value)
+
+    out.family("tickwire_event_loop_lag_seconds", "histogram",
+               "How long a ready task waits for the event loop (sampled).")
+    out.histogram("tickwire_event_loop_lag_seconds", {}, probe.lag)
+    out.family("tickwire_event_loop_lag_last_seconds", "gauge", "The latest event-loop lag sample.")
+    out.sample("tickwire_event_loop_lag_last_seconds", {}, probe.last_ns * _NS)
+    out.family("tickwire_asyncio_tasks", "gauge", "asyncio tasks alive.")
+    out.sample("tickwire_asyncio_tasks", {}, len(asyncio.all_tasks()))
+    return out.text()
+
+
+def aggregation_families(updates: int, exclusions: ExclusionCounts) -> list[MetricFamily]:
+    """The consolidated updates published and the aggregator's exclusion counters."""
+    return [
+        MetricFamily("tickwire_updates_published_total", "counter",
+                     "Consolidated price updates written to the sinks.", [({}, updates)]),
+        MetricFamily("tickwire_exclusions_total", "counter",
+                     "Times a source's quotes were left out of an instrument's price, by reason.",
+                     [({"symbol": symbol, "source": source, "reason": reason}, count)
+                      for (symbol, source, reason), count in sorted(exclusions.excluded.items())]),
+        MetricFamily("tickwire_exclusion_returns_total", "counter",
+                     "Times a left-out source came back into an instrument's price.",
+                     [({"symbol": symbol, "source": source}, count)
+                      for (symbol, source), count in sorted(exclusions.returned.items())]),
+    ]
+
+
+def sink_families(sinks: list[dict[str, Any]]) -> list[MetricFamily]:
+    """The local sinks' counters (``sink_status``) and each WebSocket consumer's."""
+    consumers = [c for sink in sinks if sink["sink"] == "ws" for c in sink["consumers"]]
+    return [
+        MetricFamily("tickwire_sink_lines_total", "counter", "Lines written by each local sink.",
+                     [({"sink": sink["sink"]}, sink["lines"]) for sink in sinks]),
+        MetricFamily("tickwire_sink_dropped_lines_total", "counter",
+                     "Lines a local sink dropped for slow readers.",
+                     [({"sink": sink["sink"]}, sink["dropped_lines"]) for sink in sinks]),
+        MetricFamily("tickwire_ws_consumers", "gauge", "Consumers connected to the WebSocket API.",
+                     [({}, len(consumers))] if any(sink["sink"] == "ws" for sink in sinks) else []),
+        MetricFamily("tickwire_ws_consumer_sent_lines_total", "counter",
+                     "Lines sent to each connected consumer.",
+                     [({"consumer": str(c["id"])}, c["sent_lines"]) for c in consumers]),
+        MetricFamily("tickwire_ws_consumer_dropped_lines_total", "counter",
+                     "Lines a connected consumer missed (it read too slowly).",
+                     [({"consumer": str(c["id"])}, c["dropped_lines"]) for c in consumers]),
+        MetricFamily("tickwire_ws_consumer_conflating", "gauge",
+                     "1 while the consumer gets only the latest line per symbol.",
+                     [({"consumer": str(c["id"])}, int(c["conflating"])) for c in consumers]),
+    ]
+
+
+def _session_families(out: _Exposition, sessions: list[VenueSession]) -> None:
     def each(read: Any) -> dict[str, float]:
         return {session.name: read(session) for session in sessions}
 
@@ -122,23 +201,11 @@ async def prometheus_text(engine: Engine, probe: LoopLagProbe, started_s: float)
                   each(lambda s: s.stats.frames))
     out.per_venue("tickwire_received_bytes_total", "counter", "Payload bytes of the frames received.",
                   each(lambda s: s.stats.bytes))
-    out.family("tickwire_updates_published_total", "counter",
-               "Consolidated price updates written to the sinks.")
-    out.sample("tickwire_updates_published_total", {}, engine.updates)
     name = "tickwire_decode_errors_total"
     out.family(name, "counter", "Frames dropped, by venue and reason.")
     for session in sessions:
         for reason, count in sorted(session.adapter.stats.errors.items()):
             out.sample(name, {"venue": session.name, "reason": reason}, count)
-    exclusions = engine.aggregator.exclusions
-    name = "tickwire_exclusions_total"
-    out.family(name, "counter", "Times a source's quotes were left out of an instrument's price, by reason.")
-    for (symbol, source, reason), count in sorted(exclusions.excluded.items()):
-        out.sample(name, {"symbol": symbol, "source": source, "reason": reason}, count)
-    name = "tickwire_exclusion_returns_total"
-    out.family(name, "counter", "Times a left-out source came back into an instrument's price.")
-    for (symbol, source), count in sorted(exclusions.returned.items()):
-        out.sample(name, {"symbol": symbol, "source": source}, count)
     out.per_venue("tickwire_control_frames_total", "counter",
                   "Frames that carry no market data (acks, heartbeats, pongs).",
                   each(lambda s: s.adapter.stats.control))
@@ -169,23 +236,55 @@ async def prometheus_text(engine: Engine, probe: LoopLagProbe, started_s: float)
                   "Bytes received by the kernel and not yet read by tickwire (0 when not connected).",
                   {venue: depth or 0 for venue, depth in queues.items()})
 
-    out.family("tickwire_event_loop_lag_seconds", "histogram",
-               "How long a ready task waits for the event loop (sampled).")
-    out.histogram("tickwire_event_loop_lag_seconds", {}, probe.lag)
-    out.family("tickwire_event_loop_lag_last_seconds", "gauge", "The latest event-loop lag sample.")
-    out.sample("tickwire_event_loop_lag_last_seconds", {}, probe.last_ns * _NS)
-    out.family("tickwire_asyncio_tasks", "gauge", "asyncio tasks alive.")
-    out.sample("tickwire_asyncio_tasks", {}, len(asyncio.all_tasks()))
-    return out.text()
 
-
-async def status(engine: Engine, probe: LoopLagProbe, started_s: float) -> dict[str, Any]:
+async def status(
+    node: Engine | ObservedNode, probe: LoopLagProbe, started_s: float
+) -> dict[str, Any]:
     """Everything ``tickwire top`` shows, as JSON-able values (times in ns). It lets frames
     through (yields to the event loop) after each venue."""
+    venues = (
+        await _session_status(node) if isinstance(node, Engine) else node.venue_status(time.time_ns())
+    )
+    stage_names = getattr(node, "stage_names", STAGES)
+    return {
+        "version": __version__,
+        "role": getattr(node, "role", "all"),
+        "pid": os.getpid(),
+        "time_ns": time.time_ns(),
+        "uptime_s": time.time() - started_s,
+        "timed": bool(node.stages),
+        "stages": list(stage_names),
+        "headline_stage": "recv_to_published" if stage_names is STAGES else stage_names[-1],
+        "updates": node.updates,
+        "venues": venues,
+        "sinks": sink_status(node.sinks),
+        "loop": {
+            "lag_last_ns": probe.last_ns,
+            "lag": {"buckets": probe.lag.sparse(), "negative": 0},
+        },
+        "tasks": describe_tasks(),
+    }
+
+
+def left_out_by_venue(exclusions: ExclusionCounts) -> dict[str, int]:
+    """Times each venue's quotes were left out of some instrument's price."""
     left_out: dict[str, int] = {}
-    for (_, source, _), count in engine.aggregator.exclusions.excluded.items():
+    for (_, source, _), count in exclusions.excluded.items():
         venue_name = source.partition(":")[0]  # a merged source is venue:QUOTE
         left_out[venue_name] = left_out.get(venue_name, 0) + count
+    return left_out
+
+
+def histograms_status(stages: Staged) -> dict[str, Any]:
+    """A venue's stage histograms as ``status`` gives them (the non-empty buckets)."""
+    return {
+        stage: {"buckets": histogram.sparse(), "negative": histogram.negative}
+        for stage, histogram in stages.histograms()
+    }
+
+
+async def _session_status(engine: Engine) -> list[dict[str, Any]]:
+    left_out = left_out_by_venue(engine.aggregator.exclusions)
     venues = []
     for session in engine.sessions:
         now_ns = time.time_ns()
@@ -199,6 +298,7 @@ async def status(engine: Engine, probe: LoopLagProbe, started_s: float) -> dict[
             "connects": stats.connects,
             "reconnects": stats.reconnects,
             "connect_failures": stats.connect_failures,
+            "connect_failures_by_reason": dict(stats.connect_failure_reasons),
             "errors": decode.total_errors,
             "errors_by_reason": dict(decode.errors),
             "sequence_gaps": decode.sequence_gaps,
@@ -210,27 +310,10 @@ async def status(engine: Engine, probe: LoopLagProbe, started_s: float) -> dict[
         }
         stages = engine.stages.get(session.name)
         if stages is not None:
-            venue["stages"] = {
-                stage: {"buckets": histogram.sparse(), "negative": histogram.negative}
-                for stage, histogram in stages.histograms()
-            }
+            venue["stages"] = histograms_status(stages)
         venues.append(venue)
         await asyncio.sleep(0)
-    return {
-        "version": __version__,
-        "pid": os.getpid(),
-        "time_ns": time.time_ns(),
-        "uptime_s": time.time() - started_s,
-        "timed": bool(engine.stages),
-        "stages": list(STAGES),
-        "updates": engine.updates,
-        "venues": venues,
-        "loop": {
-            "lag_last_ns": probe.last_ns,
-            "lag": {"buckets": probe.lag.sparse(), "negative": 0},
-        },
-        "tasks": describe_tasks(),
-    }
+    return venues
 
 
 def describe_tasks() -> list[dict[str, Any]]:

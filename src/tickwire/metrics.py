@@ -28,10 +28,12 @@ __all__ = [
     "STAGES",
     "LatencyHistogram",
     "LoopLagProbe",
+    "NamedStages",
     "VenueStages",
     "bucket_bounds",
     "bucket_index",
     "is_loopback",
+    "merged",
     "micros",
     "parse_address",
 ]
@@ -201,6 +203,27 @@ class VenueStages:
         self.decoded_to_aggregated.record(aggregated_ns - start_ns)
         self.aggregated_to_published.record(published_ns - aggregated_ns)
         self.recv_to_published.record(published_ns - recv_ns)
+
+
+class NamedStages:
+    """One venue's histograms of the stages ``names`` (those of a NATS node), in ``by_name``."""
+
+    __slots__ = ("by_name",)
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self.by_name = {name: LatencyHistogram() for name in names}
+
+    def histograms(self) -> list[tuple[str, LatencyHistogram]]:
+        """``(stage, histogram)`` in the order of ``names``."""
+        return list(self.by_name.items())
+
+
+def merged(histograms: Iterable[LatencyHistogram]) -> LatencyHistogram:
+    """One histogram holding the values of all ``histograms``."""
+    total = LatencyHistogram()
+    for histogram in histograms:
+        total.merge(histogram)
+    return total
 
 
 class LoopLagProbe:

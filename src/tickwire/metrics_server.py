@@ -1,8 +1,9 @@
 """A minimal HTTP/1.1 server in the engine's event loop: ``/metrics`` and the debug endpoints.
 
 Every response is built when it is asked for, from the engine's counters and histograms, and the
-connection is closed after it. There is no authentication: bind to a loopback address (the
-default) unless the network in between is trusted.
+connection is closed after it. With a ``token`` (which the configuration requires when the
+address is not a loopback one), every request must carry ``Authorization: Bearer <token>``;
+others get 401 and nothing else.
 
 Routes: ``/metrics`` (Prometheus text), ``/debug/status`` (JSON for ``tickwire top``),
 ``/debug/tasks`` (JSON: the asyncio tasks and what each one waits on).
@@ -16,8 +17,10 @@ import time
 from typing import Awaitable, Callable
 from urllib.parse import urlsplit
 
+from tickwire.auth import bearer_matches
 from tickwire.engine import Engine
 from tickwire.exposition import describe_tasks, prometheus_text, status
+from tickwire.families import ObservedNode
 from tickwire.metrics import LoopLagProbe
 
 __all__ = ["MetricsServer"]
@@ -25,14 +28,22 @@ __all__ = ["MetricsServer"]
 _PROMETHEUS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _JSON_TYPE = "application/json"
 _REQUEST_TIMEOUT = 5.0
-_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}
+_REASONS = {
+    200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
+}
 
 
 class MetricsServer:
-    """Serves the engine's metrics; ``start`` binds, ``close`` stops (and the lag probe)."""
+    """Serves the metrics of an engine or a NATS node; ``start`` binds, ``close`` stops (and
+    the lag probe)."""
 
-    def __init__(self, engine: Engine, probe: LoopLagProbe | None = None) -> None:
+    def __init__(
+        self, engine: Engine | ObservedNode, probe: LoopLagProbe | None = None,
+        token: str | None = None,
+    ) -> None:
         self.engine = engine
+        self._token = None if token is None else token.encode()
+        self.refused = 0
         self.probe = probe or LoopLagProbe()
         self.started_s = time.time()
         self._server: asyncio.Server | None = None
@@ -74,8 +85,9 @@ class MetricsServer:
         try:
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), _REQUEST_TIMEOUT)
             code, content_type, body, send_body = await self._respond(head)
+            challenge = "WWW-Authenticate: Bearer\r\n" if code == 401 else ""
             writer.write(
-                f"HTTP/1.1 {code} {_REASONS[code]}\r\nContent-Type: {content_type}\r\n"
+                f"HTTP/1.1 {code} {_REASONS[code]}\r\nContent-Type: {content_type}\r\n{challenge}"
                 f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
                 + (body if send_body else b"")
             )
@@ -92,6 +104,9 @@ class MetricsServer:
         if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
             return 400, "text/plain", b"bad request\n", True
         method, target, _ = parts
+        if self._token is not None and not bearer_matches(self._token, _header(head, b"authorization")):
+            self.refused += 1
+            return 401, "text/plain", b"a valid token is required\n", method != "HEAD"
         route = self._routes.get(urlsplit(target).path)
         if route is None:
             known = ", ".join(self._routes)
@@ -100,3 +115,12 @@ class MetricsServer:
             return 405, "text/plain", b"only GET and HEAD\n", True
         content_type, render = route
         return 200, content_type, await render(), method == "GET"
+
+
+def _header(head: bytes, name: bytes) -> str | None:
+    """The value of header ``name`` (lower case) in the request ``head``, if it has one."""
+    for line in head.split(b"\r\n")[1:]:
+        key, sep, value = line.partition(b":")
+        if sep and key.strip().lower() == name:
+            return value.strip().decode("latin-1")
+    return None

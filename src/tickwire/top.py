@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import urllib.error
@@ -42,8 +43,14 @@ class Reading:
 
 
 def fetch(base_url: str, timeout: float = 5.0) -> Reading:
-    """Read ``base_url``/debug/status. Raises OSError (unreachable) or ValueError (not tickwire)."""
-    with urllib.request.urlopen(f"{base_url.rstrip('/')}/debug/status", timeout=timeout) as answer:
+    """Read ``base_url``/debug/status, with the token in ``TICKWIRE_METRICS_TOKEN`` if set.
+    Raises OSError (unreachable, or refused) or ValueError (not tickwire)."""
+    token = os.environ.get("TICKWIRE_METRICS_TOKEN")
+    request = urllib.request.Request(
+        f"{base_url.rstrip('/')}/debug/status",
+        headers={"Authorization": f"Bearer {token}"} if token else {},
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as answer:
         body = answer.read()
     at = time.monotonic()
     try:
@@ -79,19 +86,20 @@ def render(current: Reading, previous: Reading, wide: bool) -> Group:
     lag = _windowed(status["loop"]["lag"], previous.status["loop"]["lag"])
     lag_p50, lag_p99, _ = lag.percentiles(_PERCENTILES)
     header = Text(
-        f"tickwire {status['version']} pid {status['pid']}, up {status['uptime_s']:.0f} s; "
+        f"tickwire {status['version']} {_role(status)}pid {status['pid']}, up {status['uptime_s']:.0f} s; "
         f"{status['updates']:,} updates ({_rate(status['updates'], previous.status['updates'], seconds)}/s); "
         f"event-loop lag µs: last {micros(status['loop']['lag_last_ns'])}, "
         f"p50 {micros(lag_p50)}, p99 {micros(lag_p99)} (last {seconds:.1f} s)"
     )
 
+    headline = status.get("headline_stage", "recv_to_published")  # counts updates (or events)
     venues = Table(title="venues", box=table_box, title_justify="left")
     for column in ("venue", "state", "frames/s", "KiB/s", "updates/s", "errors", "errors/s",
                    "reconnects", "left out", "last frame ms", "rx queue B", "last error"):
         venues.add_column(column, justify="left" if column in ("venue", "state", "last error") else "right")
     for name, venue in current.venues.items():
         before = previous.venues.get(name, venue)
-        whole, whole_before = (v["stages"].get("recv_to_published") for v in (venue, before))
+        whole, whole_before = (v["stages"].get(headline) for v in (venue, before))
         age = venue["last_frame_age_ns"]
         queue = venue["receive_queue_bytes"]
         venues.add_row(
@@ -139,6 +147,11 @@ def render(current: Reading, previous: Reading, wide: bool) -> Group:
         tasks.add_row(task["name"], task["state"], waiting_in, task["where"])
     parts.append(tasks)
     return Group(*parts)
+
+
+def _role(status: dict[str, Any]) -> str:
+    role = status.get("role", "all")
+    return "" if role == "all" else f"{role} node, "
 
 
 def _check_url(url: str) -> str | None:

@@ -68,6 +68,9 @@ cap = 5.0
         ("[instruments.'BTC-USDT']\nprice_scale = 40", "outside 0..18"),
         ("[transport.backoff]\ninitial = 0", "backoff"),
         ("venues = [", "not valid TOML"),
+        ("[record]\nrotate_mb = 0", "record.rotate_mb must be > 0"),
+        ("[record]\nchunk_kb = 8", "record.chunk_kb must be 64..262144"),
+        ("[record]\nlevel = 30", "record.level must be a zstd level"),
     ],
 )
 def test_each_bad_setting_is_refused_with_a_message_naming_it(tmp_path, text, complaint):
@@ -75,6 +78,15 @@ def test_each_bad_setting_is_refused_with_a_message_naming_it(tmp_path, text, co
         load_config(write(tmp_path, text), {})
     assert complaint in str(info.value)
     assert "\n" not in str(info.value)
+
+
+def test_recording_settings_come_from_the_toml_file_and_flags_win(tmp_path):
+    path = write(tmp_path, "[record]\ndirectory = 'rec'\nrotate_mb = 64\nchunk_kb = 256\nflush_seconds = 0.5\n")
+    record = load_config(path, {}).record
+    assert (record.directory, record.rotate_mb, record.chunk_kb, record.flush_seconds) == ("rec", 64, 256, 0.5)
+    assert record.rotate_seconds == 3600 and record.level == 3  # the defaults
+    record = load_config(path, {"record": {"directory": "other", "chunk_kb": 512}}).record
+    assert (record.directory, record.rotate_mb, record.chunk_kb) == ("other", 64, 512)
 
 
 def test_a_missing_config_file_is_named():

@@ -266,3 +266,26 @@ def test_the_metrics_address_is_a_setting_checked_before_anything_starts(tmp_pat
     assert load_config(None, {}).metrics is None
     with pytest.raises(ConfigError, match="metrics address must be HOST:PORT"):
         load_config(None, {"metrics": "9500"})
+
+
+def test_a_frame_with_two_updates_times_each_from_where_the_previous_one_ended():
+    clock = SteppingClock(step=250)
+    engine = timed_engine("coinbase", ["BTC-USD", "ETH-USD"], clock)
+    tickers = [
+        {"type": "ticker", "product_id": product, "price": "10", "best_bid": bid, "best_ask": ask,
+         "best_bid_quantity": "1", "best_ask_quantity": "2"}
+        for product, bid, ask in (("BTC-USD", "100.5", "101"), ("ETH-USD", "20.5", "21"))
+    ]
+    frame = json.dumps({"channel": "ticker", "timestamp": "2026-08-09T21:05:48.229198328Z",
+                        "sequence_num": 1, "events": [{"type": "update", "tickers": tickers}]}).encode()
+    caused = feed(engine, clock, [frame], lambda frame: 10 * SECOND)
+    assert caused == [2]
+    stages = engine.stages["coinbase"]
+    # decoded +250; each update aggregated +250 after the previous stamp, encoded +250
+    assert stages.recv_to_decoded.counts[bucket_index(250)] == 2
+    assert stages.decoded_to_aggregated.counts[bucket_index(250)] == 2
+    assert stages.aggregated_to_published.counts[bucket_index(250)] == 2
+    assert stages.recv_to_published.counts[bucket_index(750)] == 1
+    assert stages.recv_to_published.counts[bucket_index(1250)] == 1
+    assert stages.published_to_flushed.count == 1  # the frame's one write, from its first line
+    assert stages.published_to_flushed.counts[bucket_index(1000)] == 1

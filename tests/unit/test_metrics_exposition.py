@@ -166,6 +166,19 @@ def test_the_aggregators_exclusions_are_counted_by_instrument_source_and_reason(
     assert [v["left_out"] for v in snapshot["venues"]] == [0, 2]
 
 
+def nats_nodes() -> list:  # type: ignore[type-arg]
+    """An ingest node and an aggregate node (never connected) that heard of one venue."""
+    from tickwire.scaleout.aggregate_node import AggregateNode
+    from tickwire.scaleout.ingest import IngestNode
+
+    settings = {"venues": ["binance"], "symbols": ["BTC-USDT"], "sinks": ["none"],
+                "nats": {"url": "nats://127.0.0.1:4222"}}
+    ingest = IngestNode(load_config(None, {**settings, "role": "ingest"}))
+    aggregate = AggregateNode(load_config(None, {**settings, "role": "aggregate"}))
+    aggregate._route("tickwire.quote.binance.BTC-USDT")
+    return [ingest, aggregate]
+
+
 def test_every_metric_the_grafana_dashboard_queries_is_exposed():
     dashboard = json.loads((Path(__file__).resolve().parents[2] / "docs" / "grafana-dashboard.json").read_text())
     exprs = [target["expr"] for panel in dashboard["panels"] for target in panel.get("targets", [])]
@@ -173,7 +186,8 @@ def test_every_metric_the_grafana_dashboard_queries_is_exposed():
     engine = fed_engine()
     engine.aggregator.exclusions.count("NKN-USDT", "okx", "stale")
     engine.aggregator.exclusions.count("NKN-USDT", "okx", "")
-    exposed = {sample.name for family in families(engine).values() for sample in family.samples}
+    exposed = {sample.name for node in (engine, *nats_nodes())
+               for family in families(node).values() for sample in family.samples}
     queried = {name for expr in exprs for name in re.findall(r"tickwire_[a-z_]+", expr)}
     assert queried <= exposed, queried - exposed
     assert {"tickwire_latency_seconds_bucket", "tickwire_frames_total", "tickwire_decode_errors_total",

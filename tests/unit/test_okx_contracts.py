@@ -348,7 +348,7 @@ def test_the_config_pins_contract_sizes_and_sets_the_rest_endpoint(tmp_path):
         ('[instruments."BTC-USDT-PERP"]\ncontract_size = "0.000000001 BTC"\n',
          "needs size_scale 9 or more, not 8"),
         ('rest_endpoints = {okx = "ws://127.0.0.1:9003"}\n',
-         "rest endpoint okx='ws://127.0.0.1:9003' is not an http:// or https:// base URL"),
+         "rest_endpoints.okx is not an http:// or https:// base URL"),
         ('rest_endpoints = {nope = "http://127.0.0.1:9003"}\n', "rest endpoint for unknown venue 'nope'"),
     ],
 )

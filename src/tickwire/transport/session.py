@@ -32,6 +32,7 @@ __all__ = [
     "SessionState",
     "SessionStats",
     "VenueSession",
+    "connect_failure_reason",
 ]
 
 FrameConsumer = Callable[[bytes, int, bool], None]
@@ -69,6 +70,7 @@ class SessionSettings:
         "connect_timeout",
         "silence_timeout",
         "max_frame_bytes",
+        "max_frames_per_second",
         "backoff",
         "ca_file",
         "max_connection_age",
@@ -80,6 +82,7 @@ class SessionSettings:
         connect_timeout: float = 10.0,
         silence_timeout: float = 30.0,
         max_frame_bytes: int = 4 * 1024 * 1024,
+        max_frames_per_second: int = 0,
         backoff: Backoff = Backoff(),
         ca_file: str | None = None,
         max_connection_age: float | None = None,
@@ -87,6 +90,7 @@ class SessionSettings:
         self.connect_timeout = connect_timeout
         self.silence_timeout = silence_timeout
         self.max_frame_bytes = max_frame_bytes
+        self.max_frames_per_second = max_frames_per_second  # 0: no cap
         self.backoff = backoff
         self.ca_file = ca_file
         self.max_connection_age = max_connection_age
@@ -100,6 +104,7 @@ class SessionStats:
         "bytes",
         "connects",
         "connect_failures",
+        "connect_failure_reasons",
         "reconnects",
         "silence_timeouts",
         "liveness_pings",
@@ -113,12 +118,30 @@ class SessionStats:
         self.bytes = 0
         self.connects = 0
         self.connect_failures = 0
+        self.connect_failure_reasons: dict[str, int] = {}
         self.reconnects = 0
         self.silence_timeouts = 0
         self.liveness_pings = 0
         self.planned_reconnects = 0
         self.last_frame_ns = 0
         self.last_error = ""
+
+
+def connect_failure_reason(error: BaseException) -> str:
+    """Metrics reason of a failed connection attempt: ``tls_verification`` (the server's
+    certificate was not trusted or not for that host), ``tls`` (another TLS failure),
+    ``timeout``, ``refused``, ``handshake`` (the WebSocket upgrade failed) or ``network``."""
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return "tls_verification"
+    if isinstance(error, ssl.SSLError):
+        return "tls"
+    if isinstance(error, (asyncio.TimeoutError, TimeoutError)):
+        return "timeout"
+    if isinstance(error, ConnectionRefusedError):
+        return "refused"
+    if isinstance(error, WSError):
+        return "handshake"
+    return "network"
 
 
 class _Listener(WSListener):
@@ -131,6 +154,22 @@ class _Listener(WSListener):
         self._on_frame = session.on_frame
         self._max_frame_bytes = session.settings.max_frame_bytes
         self._fragments: bytearray | None = None
+        self._cap = session.settings.max_frames_per_second
+        # The rate guard: the value of ``stats.frames`` past which the current one-second
+        # window's budget is spent (each ping spends one, by lowering it), so a data frame
+        # costs one compare; only then is the clock looked at (``_over_rate``).
+        self._budget_end = self._stats.frames + (self._cap or 1 << 62)
+        self._window_start_ns = time.time_ns()
+
+    def _over_rate(self, recv_ns: int) -> bool:
+        """The budget is spent: start a new window if the current one is over (this frame is
+        its first), else count the frame as dropped (``rate_limited``) and return True."""
+        if recv_ns - self._window_start_ns >= 1_000_000_000:
+            self._window_start_ns = recv_ns
+            self._budget_end = self._stats.frames - 1 + self._cap
+            return False
+        self._drop("rate_limited", f"over {self._cap} frames in a second")
+        return True
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         recv_ns = time.time_ns()
@@ -141,11 +180,17 @@ class _Listener(WSListener):
             stats.frames += 1
             size = frame.payload_size
             stats.bytes += size
+            if stats.frames > self._budget_end and self._over_rate(recv_ns):
+                return
             if size > self._max_frame_bytes:
                 self._drop("oversized_frame", f"{size} bytes")
                 return
             self._on_frame(frame.get_payload_as_bytes(), recv_ns, frame.last_in_buffer)
         elif msg_type is _PING:
+            self._budget_end -= 1
+            if stats.frames > self._budget_end and self._over_rate(recv_ns):
+                self._budget_end += 1  # a dropped ping spends nothing
+                return
             transport.send_pong(frame.get_payload_as_bytes())
         elif msg_type is _CLOSE:
             transport.send_close(frame.get_close_code())
@@ -187,6 +232,8 @@ class VenueSession:
     ``recorder`` is told of every connect and every message sent. ``prepare`` (e.g. the
     venue's instrument metadata, ``transport.rest.metadata_loader``) is awaited before the first
     connect until it returns None; a problem it returns is logged and retried with backoff.
+    ``ssl_context`` (None for ``ws://``) verifies the server's certificate and host name against
+    the system CAs and ``settings.ca_file``.
     """
 
     def __init__(
@@ -215,13 +262,18 @@ class VenueSession:
         self._disconnected = asyncio.Event()
         self._stopping = False
         self._stop_event = asyncio.Event()
-        self._ssl_context = self._make_ssl_context() if self.url.startswith("wss:") else None
+        self._ssl_context: ssl.SSLContext | None = None
 
-    def _make_ssl_context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context(cafile=self.settings.ca_file)
-        context.check_hostname = True
-        context.verify_mode = ssl.CERT_REQUIRED
-        return context
+    @property
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The TLS context of a ``wss://`` URL, made at the first connect (a replay, which never
+        connects, makes none: loading the CAs costs milliseconds per session)."""
+        if self._ssl_context is None and self.url.startswith("wss:"):
+            context = ssl.create_default_context(cafile=self.settings.ca_file)
+            context.check_hostname = True
+            context.verify_mode = ssl.CERT_REQUIRED
+            self._ssl_context = context
+        return self._ssl_context
 
     @property
     def name(self) -> str:
@@ -283,7 +335,7 @@ class VenueSession:
                 ws_connect(
                     lambda: _Listener(self),
                     self.url,
-                    ssl_context=self._ssl_context,
+                    ssl_context=self.ssl_context,
                     enable_auto_pong=False,
                     max_frame_size=max(self.settings.max_frame_bytes * 4, 1 << 20),
                     websocket_handshake_timeout=self.settings.connect_timeout,
@@ -291,8 +343,11 @@ class VenueSession:
                 self.settings.connect_timeout,
             )
         except (OSError, WSError, asyncio.TimeoutError, ssl.SSLError) as exc:
-            self.stats.connect_failures += 1
-            self.stats.last_error = f"connect {self.url}: {type(exc).__name__}: {exc}"
+            stats = self.stats
+            reason = connect_failure_reason(exc)
+            stats.connect_failures += 1
+            stats.connect_failure_reasons[reason] = stats.connect_failure_reasons.get(reason, 0) + 1
+            stats.last_error = f"connect {self.url}: {reason}: {type(exc).__name__}: {exc}"
             log.warning("%s: %s", self.name, self.stats.last_error)
             return None
         self._transport = transport

@@ -13,7 +13,7 @@ import sys
 from typing import TYPE_CHECKING, Any, Callable, Coroutine, NoReturn, Sequence
 
 from tickwire import __version__
-from tickwire.config import Config, ConfigError, load_config
+from tickwire.config import STDOUT_WHEN_FULL, Config, ConfigError, load_config
 
 if TYPE_CHECKING:
     from tickwire.engine import Engine
@@ -212,7 +212,7 @@ def overrides_from(args: argparse.Namespace) -> dict[str, object]:
     """The configuration values that flags set."""
     overrides: dict[str, object] = {}
     for name in ("venues", "symbols", "channels", "connect_timeout", "silence_timeout", "ca_file",
-                 "metrics", "stage_sample"):
+                 "metrics", "stage_sample", "stdout_when_full"):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value
@@ -291,6 +291,11 @@ def _build_parser(command: str | None) -> argparse.ArgumentParser:
         "--stage-sample", type=int, metavar="N",
         help="with --metrics: inside a burst of frames read at once, time every Nth at every "
         "stage (default 64; 1: every frame); a frame that ends a socket read always is",
+    )
+    run.add_argument(
+        "--stdout-when-full", choices=STDOUT_WHEN_FULL,
+        help="when stdout's reader falls behind: drop-oldest lines past a 4 MiB backlog, counted "
+        "(default; ingestion never waits), or wait for the reader (no line lost)",
     )
     add_record_arguments(run, directory_flag=True)
     add_scaleout_arguments(run)

@@ -44,6 +44,7 @@ __all__ = [
 ]
 
 SINKS = frozenset({"stdout", "ws", "none"})
+STDOUT_WHEN_FULL = ("drop-oldest", "wait")
 ROLES = ("all", "ingest", "aggregate")
 
 
@@ -162,6 +163,8 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     ws: WsConfig = WsConfig()
     stage_sample: int = 64  # with metrics: the frames that end a socket read and every Nth one
     # inside a burst are timed (1: every frame)
+    stdout_when_full: str = "drop-oldest"  # a stdout pipe its reader does not empty: drop-oldest
+    # lines past a bounded backlog (ingestion never waits), or wait for the reader (no line lost)
 
     def instrument_list(self) -> list[Instrument]:
         """The subscribed instruments with their scales."""
@@ -266,6 +269,11 @@ def validate(config: Config, where: str) -> None:
         _check_exposure(host, config.metrics_token, "metrics", "metrics_token", where)
     if config.stage_sample < 1:
         raise ConfigError(f"{where}: stage_sample must be >= 1, got {config.stage_sample}")
+    if config.stdout_when_full not in STDOUT_WHEN_FULL:
+        raise ConfigError(
+            f"{where}: stdout_when_full must be one of {', '.join(STDOUT_WHEN_FULL)}, "
+            f"got {config.stdout_when_full!r}"
+        )
     for sink in config.sinks:
         if sink not in SINKS:
             raise ConfigError(f"{where}: unknown sink {sink!r} (known: {', '.join(sorted(SINKS))})")

@@ -77,7 +77,10 @@ def local_sinks(
     size_scales = {i.symbol: i.size_scale for i in instruments}
     price_scales = {i.symbol: i.price_scale for i in instruments}
     if "stdout" in config.sinks:
-        sinks.append(StdoutSink(size_scales, price_scales, on_reader_gone=on_reader_gone))
+        sinks.append(
+            StdoutSink(size_scales, price_scales, on_reader_gone=on_reader_gone,
+                       wait_for_reader=config.stdout_when_full == "wait")
+        )
     if "ws" in config.sinks:
         ws = config.ws
         sinks.append(WsSink(size_scales, price_scales, ws.host, ws.port, ws.token, ws.max_buffer_bytes))

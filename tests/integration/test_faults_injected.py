@@ -246,6 +246,15 @@ def rss_kib(pid: int) -> int:
     return int(found.group(1))
 
 
+async def peak_rss_kib(pid: int, seconds: float) -> int:
+    """The largest RSS of ``pid`` sampled every 0.1 s for ``seconds``."""
+    peak = rss_kib(pid)
+    for _ in range(round(seconds * 10)):
+        await asyncio.sleep(0.1)
+        peak = max(peak, rss_kib(pid))
+    return peak
+
+
 def test_memory_stays_bounded_under_a_ping_flood_and_a_huge_frame_flood(tmp_path: Path):
     config = tmp_path / "tickwire.toml"
     config.write_text("[transport]\nmax_frame_bytes = 65536\nmax_frames_per_second = 3000\n")
@@ -258,10 +267,7 @@ def test_memory_stays_bounded_under_a_ping_flood_and_a_huge_frame_flood(tmp_path
             await asyncio.sleep(1)
             before = rss_kib(pid)
             simulator.inject(Fault("pingflood", at=0, duration=4), FAULTED)
-            peak = before
-            for _ in range(40):
-                await asyncio.sleep(0.1)
-                peak = max(peak, rss_kib(pid))
+            peak = await peak_rss_kib(pid, 4)
             await run.publishes_again(HEALTHY, 20)
             after = rss_kib(pid)
             return simulator, await run.stop(simulator), before, peak, after
@@ -275,3 +281,25 @@ def test_memory_stays_bounded_under_a_ping_flood_and_a_huge_frame_flood(tmp_path
     # a few 500 kB frames in flight at a time, never an unbounded backlog
     assert peak - before < 80 * 1024, (before, peak, after)
     assert after - before < 40 * 1024, (before, peak, after)
+
+
+def test_a_subscription_storm_is_capped_by_the_rate_guard_and_costs_no_memory(tmp_path: Path):
+    config = tmp_path / "tickwire.toml"
+    config.write_text("[transport]\nmax_frames_per_second = 3000\n")
+
+    async def scenario():
+        async with both_venues() as simulator:
+            run = await Run.start(simulator, "--config", str(config))
+            pid = run.tickwire.process.pid
+            await run.publishes_again(FAULTED, 5)
+            before = rss_kib(pid)
+            simulator.inject(Fault("substorm", at=0, duration=3), FAULTED)
+            peak = await peak_rss_kib(pid, 3)
+            await run.publishes_again(FAULTED, 10)  # the storm is over: quotes flow again
+            await run.publishes_again(HEALTHY, 10)
+            return simulator, await run.stop(simulator), before, peak
+
+    _, stderr, before, peak = run_async(scenario())
+    binance = venue_summary(stderr, FAULTED)
+    assert binance.get("rate_limited", 0) > 1000  # the storm went past the cap, counted
+    assert peak - before < 40 * 1024, (before, peak)  # stop() checked every price was sent

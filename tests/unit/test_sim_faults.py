@@ -15,6 +15,7 @@ from tickwire.config import load_config
 from tickwire.sim.faults import (
     GARBAGE_VARIANTS,
     KINDS,
+    WINDOW_KINDS,
     Fault,
     FaultPlan,
     corrupt,
@@ -102,7 +103,7 @@ def test_durations(text, seconds):
 
 @given(st.sampled_from(KINDS), st.floats(0.001, 1e6), st.floats(0.001, 1e6))
 def test_any_valid_scheduled_fault_parses_back_to_itself(kind, at, seconds):
-    window = f":for={seconds!r}" if kind in ("silence", "pingflood", "refuse") else ""
+    window = f":for={seconds!r}" if kind in WINDOW_KINDS else ""
     fault = Fault.parse(f"{kind}:at={at!r}{window}")
     assert (fault.kind, fault.at) == (kind, at)
     assert fault.duration == (seconds if window else 0.0)

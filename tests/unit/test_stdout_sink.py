@@ -194,6 +194,28 @@ def test_an_unstarted_sink_blocks_until_the_reader_takes_everything():
     assert len(received[0].splitlines()) == 2000 and sink.dropped_lines == 0
 
 
+def test_a_sink_told_to_wait_for_its_reader_stays_blocking_and_loses_nothing_when_started():
+    read_end, write_end = os.pipe()
+
+    async def scenario():
+        sink = StdoutSink({"BTC-USDT": 8}, {"BTC-USDT": 8}, write_end, wait_for_reader=True)
+        await sink.start()
+        assert os.get_blocking(write_end)
+        for i in range(1, 2001):
+            sink.publish(update(i * 100000000, 10**12, 10**16), publish_ns=i)
+        received = []
+        reader = threading.Thread(target=lambda: received.append(read_all(read_end)))
+        reader.start()
+        sink.flush()  # far more than the pipe holds: returns once the reader took it all
+        os.close(write_end)
+        reader.join()
+        return sink, received[0]
+
+    sink, received = asyncio.run(scenario())
+    assert len(received.splitlines()) == 2000
+    assert (sink.dropped_lines, sink.pipe_full) == (0, 0)
+
+
 def read_all(fd: int) -> bytes:
     chunks = []
     while chunk := os.read(fd, 1 << 16):

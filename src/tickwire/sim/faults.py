@@ -24,7 +24,9 @@ times; window faults last ``for`` seconds from each of their times; frame faults
 - ``close`` a close frame with an odd code, then the connection ends;
 - ``reconnect`` the venue's own "please reconnect" message (venues without one are skipped);
 - ``silence`` no frames, pings or pongs (frames are held and sent when the window ends);
-- ``pingflood`` WebSocket pings, ``PING_FLOOD_BATCH`` per loop tick;
+- ``pingflood`` WebSocket pings, ``FLOOD_BATCH`` per loop tick;
+- ``substorm`` a subscription storm: the replies to each client's subscribe, ``FLOOD_BATCH``
+  times per loop tick;
 - ``refuse`` upgrade requests are answered 503;
 - ``garbage`` a broken copy of the frame in the venue's own shape (``corrupt``), then the frame;
 - ``oversized`` the frame padded with JSON whitespace to ``bytes``;
@@ -52,7 +54,7 @@ __all__ = [
     "GARBAGE_VARIANTS",
     "KINDS",
     "ODD_CLOSE_CODES",
-    "PING_FLOOD_BATCH",
+    "FLOOD_BATCH",
     "WINDOW_KINDS",
     "Fault",
     "FaultPlan",
@@ -62,11 +64,11 @@ __all__ = [
 ]
 
 CONNECTION_KINDS = ("reset", "close", "reconnect")
-WINDOW_KINDS = ("silence", "pingflood", "refuse")
+WINDOW_KINDS = ("silence", "pingflood", "substorm", "refuse")
 FRAME_KINDS = ("garbage", "oversized", "fragment", "slow", "duplicate", "reorder")
 KINDS = CONNECTION_KINDS + WINDOW_KINDS + FRAME_KINDS
 ODD_CLOSE_CODES = (1001, 1002, 1003, 1008, 1011, 1013, 4000, 4009)
-PING_FLOOD_BATCH = 200
+FLOOD_BATCH = 200
 GARBAGE_VARIANTS = (
     "invalid_utf8",
     "invalid_json",

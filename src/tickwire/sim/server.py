@@ -54,7 +54,7 @@ from tickwire.sim.faults import (
     FRAME_KINDS,
     GARBAGE_VARIANTS,
     ODD_CLOSE_CODES,
-    PING_FLOOD_BATCH,
+    FLOOD_BATCH,
     Fault,
     FaultPlan,
     corrupt,
@@ -166,6 +166,7 @@ class _Client(WSListener):
         self.held: list[bytes] | None = None  # frames waiting out a silence or a slow frame
         self.dripping = False  # a frame is being written one byte at a time
         self.reordered: bytes | None = None  # a frame to send after the next one
+        self.subscription_replies: tuple[bytes, ...] = ()  # what its last subscribe was answered
 
     def on_ws_connected(self, transport: WSTransport) -> None:
         self.transport = transport
@@ -508,7 +509,7 @@ class Simulator:
                     client.held = []
             loop.call_later(fault.duration, self._end_silence, served)
         else:
-            self._start_fault_task(self._ping_flood(served, now + fault.duration))
+            self._start_fault_task(self._flood(served, fault.kind, now + fault.duration))
 
     def _end_silence(self, served: _ServedVenue) -> None:
         if served.silent():
@@ -526,13 +527,20 @@ class Simulator:
             for data in held:
                 client.transport.send(WSMsgType.TEXT, data)
 
-    async def _ping_flood(self, served: _ServedVenue, until: float) -> None:
+    async def _flood(self, served: _ServedVenue, kind: str, until: float) -> None:
+        """``pingflood``: pings; ``substorm``: each client's subscription replies again and again."""
         while time.monotonic() < until:
             for client in list(served.clients):
-                if client.held is None and not client.transport.underlying_transport.is_closing():
-                    for _ in range(PING_FLOOD_BATCH):
-                        client.transport.send_ping(b"flood")
-                    served.stats.pings_sent += PING_FLOOD_BATCH
+                transport = client.transport
+                if client.held is None and not transport.underlying_transport.is_closing():
+                    for _ in range(FLOOD_BATCH):
+                        if kind == "pingflood":
+                            transport.send_ping(b"flood")
+                        else:
+                            for data in client.subscription_replies:
+                                transport.send(WSMsgType.TEXT, data)
+                    if kind == "pingflood":
+                        served.stats.pings_sent += FLOOD_BATCH
             await asyncio.sleep(_TICK_SECONDS)
 
     def _inject_frame_fault(self, served: _ServedVenue, fault: Fault) -> int:
@@ -793,6 +801,7 @@ class Simulator:
                 self._deliver(client, data)
             if reply.subscribed:
                 stats.subscribe_requests += 1
+                client.subscription_replies = tuple(reply.frames)
             topics = tuple(session.topics)
             if topics != stats.subscriptions[client.number]:
                 stats.subscriptions[client.number] = topics

@@ -8,7 +8,8 @@ Until ``start``, writes block (a replay must not lose lines). Once started in th
 loop, a pipe or socket is written without blocking: when the reader falls behind and the pipe is
 full, the lines wait in a bounded backlog that the event loop writes out as the pipe drains; a
 backlog over ``max_pending_bytes`` loses its oldest whole lines (``dropped_lines`` counts them),
-so a stuck reader never holds up ingestion.
+so a stuck reader never holds up ingestion. With ``wait_for_reader`` writes always block: no
+line is lost, and a slow reader slows ingestion down to its pace.
 """
 
 from __future__ import annotations
@@ -39,11 +40,13 @@ class StdoutSink(JsonLines):
         fd: int = 1,
         on_reader_gone: Callable[[], None] = lambda: None,
         max_pending_bytes: int = DEFAULT_MAX_PENDING_BYTES,
+        wait_for_reader: bool = False,
     ) -> None:
         super().__init__(size_scales, price_scales)
         self._fd = fd
         self._on_reader_gone = on_reader_gone
         self._max_pending = max_pending_bytes
+        self._wait_for_reader = wait_for_reader
         self._loop: asyncio.AbstractEventLoop | None = None
         self._made_nonblocking = False
         self._held = False  # the pipe is full (the loop writes when it has room) or its reader is gone
@@ -57,8 +60,8 @@ class StdoutSink(JsonLines):
         """Stop blocking on a full pipe or socket: from now on a backlog waits in memory (up to
         ``max_pending_bytes``) and the running event loop writes it out."""
         mode = os.fstat(self._fd).st_mode
-        if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
-            return  # a file or terminal: writes take their time but never wait for a reader
+        if self._wait_for_reader or not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
+            return  # told to wait, or a file or terminal (never waits for a reader)
         self._loop = asyncio.get_running_loop()
         if os.get_blocking(self._fd):
             os.set_blocking(self._fd, False)

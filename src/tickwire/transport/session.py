@@ -17,6 +17,7 @@ import ssl
 import termios
 import time
 from typing import Callable, Protocol
+from urllib.parse import urlsplit
 
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 from picows.common import WSError
@@ -33,6 +34,7 @@ __all__ = [
     "SessionStats",
     "VenueSession",
     "connect_failure_reason",
+    "redacted_url",
 ]
 
 FrameConsumer = Callable[[bytes, int, bool], None]
@@ -125,6 +127,20 @@ class SessionStats:
         self.planned_reconnects = 0
         self.last_frame_ns = 0
         self.last_error = ""
+
+
+def redacted_url(url: str) -> str:
+    """``url`` without what may be a secret: user info and the query string (shown as ``?…``)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    where = host if port is None else f"{host}:{port}"
+    return f"{parts.scheme}://{where}{parts.path}{'?…' if parts.query else ''}"
 
 
 def connect_failure_reason(error: BaseException) -> str:
@@ -252,6 +268,7 @@ class VenueSession:
         self.prepare = prepare
         self.recorder = recorder
         self.url = adapter.connect_url(endpoint)
+        self.shown_url = redacted_url(self.url)  # what logs and errors name
         self.on_frame = on_frame
         self.on_down = on_down
         self.settings = settings
@@ -347,12 +364,12 @@ class VenueSession:
             reason = connect_failure_reason(exc)
             stats.connect_failures += 1
             stats.connect_failure_reasons[reason] = stats.connect_failure_reasons.get(reason, 0) + 1
-            stats.last_error = f"connect {self.url}: {reason}: {type(exc).__name__}: {exc}"
+            stats.last_error = f"connect {self.shown_url}: {reason}: {type(exc).__name__}: {exc}"
             log.warning("%s: %s", self.name, self.stats.last_error)
             return None
         self._transport = transport
         self.stats.connects += 1
-        log.info("%s: connected to %s", self.name, self.url)
+        log.info("%s: connected to %s", self.name, self.shown_url)
         self.stats.last_frame_ns = time.time_ns()
         self.state = SessionState.LIVE
         if self.recorder is not None:
@@ -412,7 +429,7 @@ class VenueSession:
         finally:
             self._report_venue_errors()
             if not self._stopping:
-                log.warning("%s: disconnected from %s", self.name, self.url)
+                log.warning("%s: disconnected from %s", self.name, self.shown_url)
             transport.disconnect(graceful=False)
             await self._disconnected.wait()
             self._transport = None

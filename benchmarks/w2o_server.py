@@ -6,7 +6,8 @@ It speaks just enough of Binance's combined-stream protocol for a client to subs
 
 * accepts ``GET /stream`` or ``GET /ws`` (anything else gets 404);
 * reads the client's SUBSCRIBE (a masked client frame), checks it asks for
-  ``btcusdt@bookTicker`` and replies ``{"result":null,"id":<id>}``;
+  ``btcusdt@bookTicker`` and replies ``{"result":null,"id":<id>}``; a client that names the
+  stream in the URL instead (``/stream?streams=btcusdt@bookTicker``) sends none and gets no ack;
 * sends one PING and notes whether the PONG comes back (tickwire must answer pings);
 * streams bookTicker frames whose prices identify the message: ``u`` = seq,
   bid = 10000 + seq/1e4, ask = bid + 0.01 (8 decimals), so every frame changes the consolidated
@@ -30,6 +31,7 @@ import socket
 import struct
 import time
 from array import array
+from urllib.parse import parse_qs
 
 __all__ = ["BID_BASE_UNITS", "SEQ_UNITS", "build_frames", "seq_from_price_text", "serve_forever"]
 
@@ -185,6 +187,14 @@ class _ClientReader:
                 return
 
 
+def _subscribed_in_url(path: str) -> bool:
+    """Whether the request path already names the stream (``/stream?streams=a/b``, the form
+    cryptofeed uses); such a client sends no SUBSCRIBE and gets no ack."""
+    route, _, query = path.partition("?")
+    streams = parse_qs(query).get("streams", [""])[0]
+    return route == "/stream" and STREAM in streams.split("/")
+
+
 def _handshake(sock: socket.socket, timeout: float) -> str:
     sock.settimeout(timeout)
     data = b""
@@ -272,13 +282,14 @@ def _serve_one(lsock: socket.socket, ctl, spec: dict) -> dict:  # type: ignore[n
     stamps_bytes = b""
     try:
         result["path"] = _handshake(sock, 5.0)
-        request = reader.read_text(10.0)
-        if request is None:
-            raise ConnectionError("no SUBSCRIBE received")
-        message = json.loads(request)
-        if message.get("method") != "SUBSCRIBE" or STREAM not in message.get("params", []):
-            raise ConnectionError(f"unexpected request {request[:200]!r}")
-        sock.sendall(ws_text_frame(b'{"result":null,"id":%d}' % int(message["id"])))
+        if not _subscribed_in_url(result["path"]):
+            request = reader.read_text(10.0)
+            if request is None:
+                raise ConnectionError("no SUBSCRIBE received")
+            message = json.loads(request)
+            if message.get("method") != "SUBSCRIBE" or STREAM not in message.get("params", []):
+                raise ConnectionError(f"unexpected request {request[:200]!r}")
+            sock.sendall(ws_text_frame(b'{"result":null,"id":%d}' % int(message["id"])))
         sock.sendall(ws_text_frame(PING_PAYLOAD, 0x9))
         settle_until = time.monotonic() + spec["settle"]
         while time.monotonic() < settle_until:

@@ -19,7 +19,10 @@ from the client's stdout pipe. Method as in ``shared/reference/PERF_FACTS.md`` �
 * **Clients**: ``tickwire`` (the real ``tickwire run ... --sink stdout`` console script),
   ``floor`` (``w2o_floor_client.py``: picows + uvloop, payload written unparsed, one os.write per
   socket read batch — tickwire's flushing rule), ``naive`` (``w2o_naive_client.py``: websockets +
-  asyncio + json.loads + logging.info + float + asyncio.Queue(100) + print(flush=True)).
+  asyncio + json.loads + logging.info + float + asyncio.Queue(100) + print(flush=True)), and, on
+  request, ``cryptofeed`` (``w2o_cryptofeed_client.py``: cryptofeed's Binance feed, TICKER channel,
+  a callback printing one JSON line per update; in its own venv, made by ``peer_venvs.py`` unless
+  ``--cryptofeed-python`` names one).
 * Latency: ``--paced-count`` messages at ``--rate`` msg/s, the first ``--warmup`` discarded;
   p50 / p99 / p99.9 / max. Throughput: ``--maxrate-count`` pre-built frames at max rate,
   (lines − 1) / (last line time − first line time) as seen by the harness.
@@ -31,6 +34,9 @@ from the client's stdout pipe. Method as in ``shared/reference/PERF_FACTS.md`` �
   sends by level and order.
 * ``floor-stamped`` (not in the default set): the floor plus a receive stamp per line, to split
   the harness/pipe constant from the wire part.
+* ``step1`` … ``step5`` (not in the default set): ``w2o_step_client.py``, the roadmap ablation's
+  clients (``tickwire bench --ablation``); ``--unpinned`` starts the clients it names on every CPU
+  instead of ``--client-cpu``.
 * Hygiene: tickwire runs from a copy of ``src/tickwire`` taken at start (others may be editing
   the tree); before each run the harness waits (bounded) for a second in which other processes
   use < ``--quiet-below`` cores, and it reports other processes' CPU use during every run.
@@ -39,6 +45,7 @@ Loopback only (127.0.0.1), bounded counts, hard per-run and total timeouts.
 
     .venv/bin/python benchmarks/wire_to_output.py [--quick] [--json out.json] [--plot docs/img/x.png]
     .venv/bin/python benchmarks/wire_to_output.py --client-python /tmp/venv-deb/bin/python
+    .venv/bin/python benchmarks/wire_to_output.py --clients tickwire,floor,naive,cryptofeed
 """
 
 from __future__ import annotations
@@ -71,6 +78,7 @@ import msgspec
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import w2o_server  # noqa: E402
+from peer_venvs import PeerVenvError, cryptofeed_python  # noqa: E402
 from plot_latency import repeat_curves  # noqa: E402
 
 from tickwire.plots import PlotUnavailableError, write_percentile_plot  # noqa: E402
@@ -79,7 +87,21 @@ CLIENTS = ("tickwire", "floor", "naive")
 # floor-stamped: calibration, the floor plus a receive stamp per line;
 # tickwire-record: tickwire with ``--record`` into a temporary directory (the recording's cost)
 # tickwire-metrics: tickwire with ``--metrics 127.0.0.1:0`` (stage timing on, endpoint unscraped)
-EXTRA_CLIENTS = ("floor-stamped", "tickwire-record", "tickwire-metrics")
+# step1 … step5: the roadmap ablation (``tickwire bench --ablation``), w2o_step_client.py's flags
+# per client; step5 is step 4's client, pinned (the ablation starts the earlier steps unpinned)
+STEP_CLIENTS = {
+    "step1": ["--step", "1"],
+    "step2": ["--step", "2"],
+    "step3": ["--step", "3"],
+    "step3-queue10k": ["--step", "3", "--queue", "10000"],
+    "step3-unbounded": ["--step", "3", "--queue", "0"],
+    "step4": ["--step", "4"],
+    "step5": ["--step", "4"],
+}
+EXTRA_CLIENTS = ("floor-stamped", "tickwire-record", "tickwire-metrics", *STEP_CLIENTS)
+# cryptofeed (w2o_cryptofeed_client.py) runs in its own venv: --cryptofeed-python, or peer_venvs.py's
+PEER_CLIENTS = ("cryptofeed",)
+ALL_CPUS = frozenset(os.sched_getaffinity(0))  # where an --unpinned client may run
 F_SETPIPE_SZ = 1031
 PIPE_BYTES = 1 << 20
 BID_BASE_4 = 10_000 * 10_000  # bid of seq 0 in units of 1e-4
@@ -106,13 +128,20 @@ def client_command(kind: str, client_python: str, port: int, duration: float) ->
             extra = ["--metrics", "127.0.0.1:0"]
         return head + [
             "run", "--venues", "binance", "--symbols", "BTC-USDT",
-            "--endpoint", f"binance={url}", "--sink", "stdout", "--duration", f"{duration:g}", *extra,
+            "--endpoint", f"binance={url}", "--sink", "stdout", "--duration", f"{duration:g}",
+            # every line counts here: wait for the harness (the default drops lines past a backlog)
+            "--stdout-when-full", "wait", *extra,
         ]  # fmt: skip
     if kind in ("floor", "floor-stamped"):
         extra = ["--stamp"] if kind == "floor-stamped" else []
         return [client_python, str(HERE / "w2o_floor_client.py"), f"{url}/stream", "--duration", f"{duration:g}", *extra]
     if kind == "naive":
         return [client_python, str(HERE / "w2o_naive_client.py"), f"{url}/stream", "--duration", f"{duration:g}"]
+    if kind == "cryptofeed":  # it adds /stream?streams=btcusdt@bookTicker to the address itself
+        return [client_python, str(HERE / "w2o_cryptofeed_client.py"), url, "--duration", f"{duration:g}"]
+    if kind in STEP_CLIENTS:
+        return [client_python, str(HERE / "w2o_step_client.py"), f"{url}/stream", *STEP_CLIENTS[kind],
+                "--duration", f"{duration:g}"]
     raise ValueError(kind)
 
 
@@ -164,15 +193,19 @@ def _seq_floor_stamped(line: bytes) -> tuple[int, int, int] | None:
     return got[0], stamp, stamp  # recv_ns == publish_ns: the split is wire | pipe
 
 
-PRICE_KEYED = {"tickwire", "tickwire-record", "tickwire-metrics", "naive"}  # seq from the printed bid (a level index if --price-levels)
+PRICE_KEYED = {"tickwire", "tickwire-record", "tickwire-metrics", "naive", "cryptofeed"}  # seq from the printed bid (a level index if --price-levels)
 EXTRACT = {
     "tickwire": _seq_tickwire,
     "tickwire-record": _seq_tickwire,
     "tickwire-metrics": _seq_tickwire,
     "floor": _seq_floor,
     "naive": _seq_naive,
+    "cryptofeed": _seq_tickwire,  # its bid is printed as decimal text too
     "floor-stamped": _seq_floor_stamped,
 }
+for _kind in STEP_CLIENTS:  # floats printed up to step 2, decimal text from step 3 on
+    EXTRACT[_kind] = _seq_naive if _kind in ("step1", "step2") else _seq_tickwire
+    PRICE_KEYED.add(_kind)
 
 
 def iter_lines(chunks: list[tuple[int, bytes]]):  # type: ignore[no-untyped-def]
@@ -294,11 +327,12 @@ def run_once(ctl, kind: str, mode: str, args: argparse.Namespace, port: int, env
     else:
         err_file = tempfile.TemporaryFile()
         stderr = err_file
-    cmd = client_command(kind, args.client_python, port, hard + 20.0)
-    cpu = args.client_cpu
+    python = args.cryptofeed_python if kind == "cryptofeed" else args.client_python
+    cmd = client_command(kind, python, port, hard + 20.0)
+    cpus = ALL_CPUS if kind in args.unpinned else {args.client_cpu}
     proc = subprocess.Popen(
         cmd, stdout=write_fd, stderr=stderr, stdin=subprocess.DEVNULL, close_fds=True, env=env_vars,
-        preexec_fn=lambda: os.sched_setaffinity(0, {cpu}),
+        preexec_fn=lambda: os.sched_setaffinity(0, cpus),
     )
     os.close(write_fd)
     expected = count + (1 if kind.startswith("floor") else 0)  # the floor also writes the ack line
@@ -505,31 +539,35 @@ def _read(path: str) -> str:
         return ""
 
 
-def environment(args: argparse.Namespace) -> dict:
-    model = next(
-        (l.split(":", 1)[1].strip() for l in _read("/proc/cpuinfo").splitlines() if l.startswith("model name")),
-        "?",
-    )
+def python_identity(python: str) -> dict:
+    """Version, executable, compiler and the benchmark's package versions of an interpreter."""
     probe = (
         "import sys, sysconfig, importlib.metadata as m\n"
         "v = {}\n"
-        "for p in ('tickwire','picows','uvloop','msgspec','websockets','aiofastnet'):\n"
+        "for p in ('tickwire','picows','uvloop','msgspec','websockets','aiofastnet','cryptofeed'):\n"
         "    try: v[p] = m.version(p)\n"
         "    except Exception: v[p] = None\n"
         "print(__import__('json').dumps({'version': sys.version.split()[0], 'executable': sys.executable,"
         " 'compiler': __import__('platform').python_compiler(), 'packages': v}))\n"
     )
     try:
-        client = json.loads(subprocess.run([args.client_python, "-c", probe], capture_output=True, text=True, timeout=30).stdout)
+        return json.loads(subprocess.run([python, "-c", probe], capture_output=True, text=True, timeout=30).stdout)
     except (OSError, ValueError, subprocess.TimeoutExpired):
-        client = {}
+        return {}
+
+
+def environment(args: argparse.Namespace) -> dict:
+    model = next(
+        (l.split(":", 1)[1].strip() for l in _read("/proc/cpuinfo").splitlines() if l.startswith("model name")),
+        "?",
+    )
     return {
         "date_utc": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
         "nproc": os.cpu_count(),
         "cpu_model": model,
         "kernel": platform.release(),
         "harness_python": sys.version.split()[0],
-        "client_python": client,
+        "client_python": python_identity(args.client_python),
         "command": " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv]),
         "loadavg_start": _read("/proc/loadavg").strip(),
     }
@@ -629,7 +667,7 @@ def plot(results: dict[str, dict[str, list[dict]]], path: str, title: str) -> bo
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", default=",".join(CLIENTS), help="comma-separated: tickwire,floor,naive (also: floor-stamped)")
+    parser.add_argument("--clients", default=",".join(CLIENTS), help="comma-separated: tickwire,floor,naive (also: floor-stamped, cryptofeed, …)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--rate", type=float, default=1000.0, help="paced rate, msg/s")
     parser.add_argument("--paced-count", type=int, default=20_000)
@@ -644,9 +682,14 @@ def main(argv: list[str] | None = None) -> int:
                              "so prices repeat as in real markets (tickwire's price caches then hit)")
     parser.add_argument("--sender-cpu", type=int, default=0)
     parser.add_argument("--client-cpu", type=int, default=1, help="CPU of the client under test")
+    parser.add_argument("--unpinned", type=lambda text: set(text.split(",")), default=set(), metavar="CLIENTS",
+                        help="comma-separated clients started on every CPU instead of --client-cpu")
     parser.add_argument("--harness-cpu", type=int, default=None,
                         help="CPU of this harness (default: the client's; -1: not pinned)")
     parser.add_argument("--client-python", default=sys.executable, help="interpreter (venv) of the clients")
+    parser.add_argument("--cryptofeed-python", metavar="PYTHON",
+                        help="interpreter with cryptofeed (default: a venv made by peer_venvs.py from "
+                             "--client-python's base interpreter, reused across runs)")
     parser.add_argument("--max-total", type=float, default=600.0, help="stop starting runs after this long (s)")
     parser.add_argument("--quiet-below", type=float, default=0.15, metavar="CORES",
                         help="before each run wait until other processes use less than this many cores "
@@ -664,13 +707,23 @@ def main(argv: list[str] | None = None) -> int:
         args.repeats, args.paced_count, args.warmup, args.maxrate_count = 1, 3_000, 500, 20_000
     clients = [c for c in args.clients.split(",") if c]
     for c in clients:
-        if c not in CLIENTS + EXTRA_CLIENTS:
+        if c not in CLIENTS + EXTRA_CLIENTS + PEER_CLIENTS:
             parser.error(f"unknown client {c!r}")
     modes = [m for m in args.modes.split(",") if m]
     if args.warmup >= args.paced_count:
         parser.error("--warmup must be below --paced-count")
 
+    if "cryptofeed" in clients and args.cryptofeed_python is None:
+        try:
+            args.cryptofeed_python = cryptofeed_python(args.client_python)
+        except PeerVenvError as exc:
+            print(f"wire_to_output: no venv for cryptofeed: {exc}", file=sys.stderr)
+            return 2
     env = environment(args)
+    if "cryptofeed" in clients:
+        env["cryptofeed_python"] = python_identity(args.cryptofeed_python)
+        print(f"# cryptofeed {env['cryptofeed_python'].get('packages', {}).get('cryptofeed')} on "
+              f"{args.cryptofeed_python} {env['cryptofeed_python'].get('version')}", file=sys.stderr)
     print(f"# wire_to_output: clients={clients} repeats={args.repeats} paced={args.paced_count}@{args.rate:g}/s "
           f"maxrate={args.maxrate_count} client python={env['client_python'].get('executable')} "
           f"{env['client_python'].get('version')}", file=sys.stderr)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "INT64_MAX",
+    "MEMO_ENTRIES",
     "DecimalTextError",
     "PriceCache",
     "TextCache",
@@ -24,6 +25,10 @@ _POW10 = tuple(10**i for i in range(40))
 MAX_SCALE = 38
 _INT64_DIGITS = 19
 _MAX_SHOWN = 64  # how much of a rejected text an error keeps
+MEMO_ENTRIES = 4096
+"""Default size of a conversion memo: the prices near the top of a book repeat within far fewer
+distinct values, and a memo this size stays under half a megabyte, so a process with memos per
+venue and symbol keeps a flat footprint."""
 
 
 class DecimalTextError(ValueError):
@@ -124,7 +129,7 @@ class _ScaledMemo:
     # ``memo`` maps already converted keys to values; hot paths may read it directly
     # (``memo.get(key) or cache.convert(key)``) and must never write to it.
 
-    def __init__(self, scale: int, max_entries: int = 65536) -> None:
+    def __init__(self, scale: int, max_entries: int = MEMO_ENTRIES) -> None:
         _check_scale(scale)
         if max_entries < 1:
             raise ValueError("max_entries must be at least 1")
@@ -156,7 +161,7 @@ class PriceCache(_ScaledMemo):
 
     __slots__ = ("_texts",)
 
-    def __init__(self, scale: int, max_entries: int = 65536) -> None:
+    def __init__(self, scale: int, max_entries: int = MEMO_ENTRIES) -> None:
         super().__init__(scale, max_entries)
         self._texts = text_cache(scale)
 

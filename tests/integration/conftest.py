@@ -13,6 +13,7 @@ from typing import Any, Coroutine
 
 import pytest
 
+from tickwire.sim import Simulator
 from tickwire.sim.market import MarketEvent, MarketQuote
 from tickwire.sim.venue import SimVenue
 
@@ -125,3 +126,19 @@ async def start_tickwire(
 @pytest.fixture
 def fixtures_dir() -> str:
     return os.path.join(os.path.dirname(os.path.dirname(__file__)), "fixtures")
+
+
+async def run_one_venue(
+    venue: str, symbols: list[str], unknown: list[str], seed: int, count: int, prices_only: bool = True
+) -> tuple[list[dict[str, Any]], int, str, Any]:
+    """``tickwire run`` on ``venue`` against a simulated best-bid/offer market of ``symbols``,
+    asked also for the ``unknown`` symbols the venue does not list, until ``count`` lines (price
+    lines only, or any); the lines, the exit status, stderr and the simulator's stats of the venue."""
+    async with Simulator(venues=[venue], symbols=symbols, rate=150, channels=["bbo"], seed=seed) as simulator:
+        tickwire = await start_tickwire(
+            "run", "--venues", venue, "--symbols", ",".join([*symbols, *unknown]),
+            "--endpoint", f"{venue}={simulator.endpoint(venue)}",
+        )
+        lines = await (tickwire.price_lines(count) if prices_only else tickwire.lines(count))
+        status = await tickwire.stop()
+        return lines, status, await tickwire.stderr(), simulator.stats_for(venue)

@@ -14,7 +14,7 @@ from tickwire.sim.bitfinex import info_event
 from tickwire.sim.levels import level_changes
 from tickwire.sim.market import MarketQuote
 
-from .conftest import eventually, run_async, start_tickwire
+from .conftest import eventually, run_async, run_one_venue, start_tickwire
 from .market_mirror import Touch, assert_lines_follow, published_count, venue_touches
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "bitfinex"
@@ -40,18 +40,7 @@ def book_touches(quotes: dict[str, list[Touch]]) -> dict[str, list[Touch]]:
 
 
 def test_run_prints_the_tops_of_book_the_venue_sent_and_reports_an_unknown_symbol():
-    async def scenario():
-        async with Simulator(venues=["bitfinex"], symbols=SYMBOLS, rate=150, channels=["bbo"],
-                             seed=15) as simulator:
-            tickwire = await start_tickwire(
-                "run", "--venues", "bitfinex", "--symbols", ",".join([*SYMBOLS, "FOO-USD"]),
-                "--endpoint", f"bitfinex={simulator.endpoint('bitfinex')}",
-            )
-            lines = await tickwire.price_lines(60)
-            status = await tickwire.stop()
-            return lines, status, await tickwire.stderr(), simulator.stats_for("bitfinex")
-
-    lines, status, stderr, stats = run_async(scenario())
+    lines, status, stderr, stats = run_async(run_one_venue("bitfinex", SYMBOLS, ["FOO-USD"], seed=15, count=60))
     assert status == 0
     sent = book_touches(venue_touches("bitfinex", SYMBOLS, seed=15, steps=900))
     assert_lines_follow(lines, sent, "bitfinex")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tickwire.sim import Simulator
 
-from .conftest import run_async, start_tickwire
+from .conftest import run_async, run_one_venue, start_tickwire
 from .market_mirror import Touch, assert_lines_follow, published_count, units, venue_touches
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "gemini"
@@ -19,18 +19,7 @@ SYMBOLS = ["BTC-USD", "ETH-USD", "BTC-USDC-PERP"]
 
 
 def test_run_prints_the_quotes_the_venue_sent_and_reports_an_unknown_symbol():
-    async def scenario():
-        async with Simulator(venues=["gemini"], symbols=SYMBOLS, rate=150, channels=["bbo"],
-                             seed=14) as simulator:
-            tickwire = await start_tickwire(
-                "run", "--venues", "gemini", "--symbols", ",".join([*SYMBOLS, "FOO-USD"]),
-                "--endpoint", f"gemini={simulator.endpoint('gemini')}",
-            )
-            lines = await tickwire.price_lines(40)
-            status = await tickwire.stop()
-            return lines, status, await tickwire.stderr(), simulator.stats_for("gemini")
-
-    lines, status, stderr, stats = run_async(scenario())
+    lines, status, stderr, stats = run_async(run_one_venue("gemini", SYMBOLS, ["FOO-USD"], seed=14, count=40))
     assert status == 0
     assert_lines_follow(lines, venue_touches("gemini", SYMBOLS, seed=14, steps=600), "gemini")
     assert "gemini: gemini error InvalidSymbol: Supplied value(s) FOOUSD are not valid symbols" in stderr

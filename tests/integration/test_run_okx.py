@@ -15,7 +15,7 @@ from tickwire.instruments import parse_symbol
 from tickwire.sim import Simulator
 from tickwire.sim.okx import SERVICE_UPGRADE_NOTICE, contract_value, swap_contracts
 
-from .conftest import TickwireProcess, eventually, run_async, start_tickwire
+from .conftest import TickwireProcess, eventually, run_async, run_one_venue, start_tickwire
 from .market_mirror import Touch, assert_lines_follow, published_count, units, venue_touches
 
 SYMBOLS = ["BTC-USDT", "BTC-USDT-PERP", "ETH-USD-PERP"]  # spot, a linear and an inverse swap
@@ -72,19 +72,9 @@ async def stderr_line_with(tickwire: TickwireProcess, text: str, timeout: float 
 
 
 def test_swap_sizes_are_contracts_times_the_listed_contract_value_and_unknowns_are_reported():
-    async def scenario():
-        async with Simulator(venues=["okx"], symbols=SYMBOLS, rate=150, channels=["bbo"],
-                             seed=12) as simulator:
-            tickwire = await start_tickwire(
-                "run", "--venues", "okx",
-                "--symbols", ",".join([*SYMBOLS, "FOO-USDT", "FOO-USDT-PERP"]),
-                "--endpoint", f"okx={simulator.endpoint('okx')}",
-            )
-            lines = await tickwire.lines(60)
-            status = await tickwire.stop()
-            return lines, status, await tickwire.stderr(), simulator.stats_for("okx")
-
-    lines, status, stderr, stats = run_async(scenario())
+    lines, status, stderr, stats = run_async(
+        run_one_venue("okx", SYMBOLS, ["FOO-USDT", "FOO-USDT-PERP"], seed=12, count=60, prices_only=False)
+    )
     assert status == 0
     sent = venue_touches("okx", SYMBOLS, seed=12, steps=600, size_on_the_wire=contracts_times_value)
     assert_lines_follow(lines, sent, "okx")

@@ -1,13 +1,12 @@
 #!/usr/bin/env python3
 """What recording costs the frame path, and how fast a replay runs (no network).
 
-* ``append``: ns per ``VenueRecorder.frame`` call (the one thing the engine adds per frame when
-  recording) for real Binance bookTicker frames, the writer thread compressing and writing in
+* ``append``: ns per ``VenueRecorder.frame`` call (what the engine adds per frame when recording,
+  there inline: three list appends) for real Binance bookTicker frames, the writer thread compressing and writing in
   the background as in a run; the median over batches of 2000 calls (robust to other processes
   taking the CPU now and then), beside the same for a call that does nothing.
 * ``--chain on|off`` (for callgrind): ``--frames`` Binance bookTicker frames (each changing the
-  price) through the engine's whole frame path, as a session hands them over (recording wrapper
-  included), ``--burst`` frames per socket read, recording on or off; run it for two frame
+  price) through the engine's whole frame path, as a session hands them over, ``--burst`` frames per socket read, recording on or off; run it for two frame
   counts under ``valgrind --tool=callgrind`` and divide the difference of the instruction
   totals by the difference of the counts: instructions per frame, which other load does not move.
 * ``replay``: frames per second of ``tickwire replay`` (as fast as possible, sink none) over the

@@ -144,10 +144,7 @@ class Engine:
         for name in config.venues:
             adapter = VENUES[name](instruments_for(name, instruments), channels)
             venue_recorder = None if recorder is None else recorder.venue(name)
-            on_frame = (
-                self.frame_consumer(adapter) if venue_recorder is None
-                else self.frame_consumer(adapter, record=venue_recorder.frame)
-            )
+            on_frame = self.frame_consumer(adapter, venue_recorder)
             self.sessions.append(
                 VenueSession(
                     adapter,
@@ -171,11 +168,9 @@ class Engine:
     def _configured_sinks(self, instruments: list) -> list[Sink]:  # type: ignore[type-arg]
         return local_sinks(self.config, instruments, self.stop)
 
-    def frame_consumer(
-        self, adapter: VenueAdapter, record: Callable[[bytes, int], None] | None = None
-    ) -> FrameConsumer:
-        """The hot path for one venue's frames (each first given to ``record``, if any, with
-        its receive time).
+    def frame_consumer(self, adapter: VenueAdapter, venue_recorder: VenueRecorder | None = None) -> FrameConsumer:
+        """The hot path for one venue's frames (each first kept for ``venue_recorder``, if any,
+        with its receive time).
 
         When timed, a staged frame is stamped after its decode, each of its updates after the
         aggregator (its ``publish_ns``) and after the sinks encoded it, and the flush after its
@@ -223,14 +218,20 @@ class Engine:
                 if exchange_ns:
                     record_exchange(recv_ns - exchange_ns)
 
+        recording = venue_recorder is not None
+        if venue_recorder is not None:  # VenueRecorder.frame, inline
+            kept = venue_recorder.recorder.kept
+            kept_prefixes, kept_times, kept_payloads = kept.prefixes, kept.times, kept.payloads
         sample_every = self.config.stage_sample
         countdown = sample_every  # frames of a burst until the next one timed at every stage
         pending_since = 0  # publish_ns of the first line of a staged frame not yet flushed
 
         def on_frame(payload: bytes, recv_ns: int, last_in_buffer: bool) -> None:
             nonlocal countdown, pending_since
-            if record is not None:
-                record(payload, recv_ns)
+            if recording:
+                kept_prefixes.append(venue_recorder.frame_prefix)  # type: ignore[union-attr]
+                kept_times.append(recv_ns)
+                kept_payloads.append(payload)
             events = decode(payload, recv_ns)
             staged = False
             if timed:
@@ -336,8 +337,6 @@ class Engine:
         stop_on_signals(self.stop)
         tasks = [asyncio.create_task(s.run(), name=f"session-{s.name}") for s in self.sessions]
         sweeper = asyncio.create_task(self._sweep_aggregator(), name="aggregator-sweep")
-        if self.recorder is not None:
-            tasks.append(asyncio.create_task(self._flush_recording(self.recorder), name="recorder"))
         try:
             await asyncio.wait_for(self._stopped.wait(), duration)
         except asyncio.TimeoutError:
@@ -347,20 +346,11 @@ class Engine:
             sweeper.cancel()
             for session in self.sessions:
                 session.stop()
-            if self.recorder is not None:
-                tasks[-1].cancel()
             await asyncio.gather(*tasks, sweeper, return_exceptions=True)
             for sink in self.sinks:
                 sink.close()
             if self.recorder is not None:
                 self.recorder.close()  # after the sessions: their disconnects are recorded too
-
-    @staticmethod
-    async def _flush_recording(recorder: Recorder) -> None:
-        """Hand buffered records to the writer at least every ``flush_seconds``."""
-        while True:
-            await asyncio.sleep(recorder.settings.flush_seconds)
-            recorder.flush()
 
     def summary(self) -> str:
         """Counters of the run so far, one line per venue (for stderr at exit)."""

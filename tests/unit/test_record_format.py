@@ -13,13 +13,17 @@ from hypothesis import strategies as st
 
 from tickwire.config import Config
 from tickwire.record.format import (
+    CHUNK_INFO,
+    CHUNK_MAGIC,
     FORMAT_VERSION,
-    RECORD,
-    RECORD_BY_PREFIX,
+    HEADER_MAGIC,
+    SKIPPABLE,
+    V1_RECORD,
     Record,
     RecordingError,
     RecordKind,
     record_prefix,
+    split_prefix,
 )
 from tickwire.record.reader import RecordingFile
 from tickwire.record.writer import FILE_SUFFIX, Recorder, RecordSettings
@@ -196,7 +200,7 @@ def test_a_newer_format_version_is_refused(tmp_path: Path) -> None:
     rec.close()
     (path,) = tmp_path.glob(f"*{FILE_SUFFIX}")
     data = path.read_bytes()
-    path.write_bytes(data.replace(b'"version":1', b'"version":9'))
+    path.write_bytes(data.replace(b'"version":2', b'"version":9'))
     with pytest.raises(RecordingError, match="version 9"):
         RecordingFile(path)
 
@@ -226,13 +230,30 @@ def test_any_records_read_back_unchanged(tmp_path_factory: pytest.TempPathFactor
     assert [(r.kind, r.venue, r.time_ns, r.payload) for r in read_all(directory)] == items
 
 
-@given(
-    st.sampled_from(list(RecordKind)),
-    st.integers(0, 255),
-    st.integers(0, 2**32 - 1),
-    st.integers(-(2**63), 2**63 - 1),
-    st.integers(0, 2**32 - 1),
-)
-def test_a_frame_header_packed_by_prefix_is_the_record_header(kind, venue, conn, time_ns, size):
-    by_prefix = RECORD_BY_PREFIX.pack(record_prefix(kind, venue, conn), time_ns, size)
-    assert by_prefix == RECORD.pack(kind, venue, 0, conn, time_ns, size)
+@given(st.sampled_from(list(RecordKind)), st.integers(0, 255), st.integers(0, 2**32 - 1))
+def test_a_record_prefix_splits_back_into_kind_venue_and_connection(kind, venue, conn):  # type: ignore[no-untyped-def]
+    assert split_prefix(record_prefix(kind, venue, conn)) == (kind, venue, conn)
+
+
+def test_a_version_1_recording_still_reads(tmp_path: Path) -> None:
+    rec = recorder(tmp_path)
+    expected = write_session(rec, 3)
+    rec.close()
+    (path,) = tmp_path.glob(f"*{FILE_SUFFIX}")
+    data = path.read_bytes()
+    header_end = SKIPPABLE.size + SKIPPABLE.unpack_from(data)[1]
+    header = data[SKIPPABLE.size : header_end].replace(b'"version":2', b'"version":1')
+    venue_index = {"binance": 0, "okx": 1}
+    records = b"".join(
+        V1_RECORD.pack(r.kind, venue_index[r.venue], 0, r.conn, r.time_ns, len(r.payload)) + r.payload
+        for r in expected
+    )
+    compressed = zstandard.ZstdCompressor().compress(records)
+    path.write_bytes(
+        SKIPPABLE.pack(HEADER_MAGIC, len(header)) + header
+        + SKIPPABLE.pack(CHUNK_MAGIC, CHUNK_INFO.size) + CHUNK_INFO.pack(len(compressed), len(expected)) + compressed
+    )
+    recording = RecordingFile(path)
+    assert recording.header.version == 1
+    assert list(recording.records()) == expected
+    assert recording.torn == ""

@@ -1,4 +1,4 @@
-"""The recording file format, version 1 (described for users in docs/RECORDING.md).
+"""The recording file format, version 2 (described for users in docs/RECORDING.md).
 
 A recording file is a sequence of zstd frames, so ``zstd -t`` checks it and ``zstd -d`` unpacks
 its records:
@@ -6,11 +6,14 @@ its records:
 - a skippable frame (magic ``0x184D2A50``) holding the header, one JSON object
   (``RecordingHeader``);
 - then per chunk: a skippable frame (magic ``0x184D2A51``) holding ``<II`` = the compressed size
-  of the chunk and its record count, followed by that many bytes: one zstd frame (content size
-  and checksum included) whose content is the chunk's records back to back.
+  of the chunk and its record count ``n``, followed by that many bytes: one zstd frame (content
+  size and checksum included) whose content is the chunk's ``n`` records in columns, all
+  little-endian: ``n`` × ``<Q`` record prefixes (kind | venue index << 8 | connection id << 32),
+  ``n`` × ``<q`` times in ns since the Unix epoch, ``n`` × ``<I`` payload lengths, then the
+  payloads back to back.
 
-A record is ``<BBHIqI`` = kind, venue index (into the header's ``venues``), reserved (0),
-connection id, time in ns since the Unix epoch, payload length; then the payload bytes.
+Version 1 (still read) held the records one after another instead: ``<BBHIqI`` = kind, venue
+index, reserved (0), connection id, time, payload length; then the payload bytes.
 """
 
 from __future__ import annotations
@@ -27,9 +30,9 @@ __all__ = [
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "HEADER_MAGIC",
-    "RECORD",
-    "RECORD_BY_PREFIX",
-    "RECORD_SIZE",
+    "READABLE_VERSIONS",
+    "RECORD_OVERHEAD",
+    "V1_RECORD",
     "Record",
     "RecordKind",
     "NothingToReplay",
@@ -39,27 +42,43 @@ __all__ = [
     "STOPPED",
     "SWEEP_TIME",
     "CHUNK_INFO",
+    "columns_format",
+    "prefix_bytes",
     "record_prefix",
+    "split_prefix",
 ]
 
 FORMAT_NAME = "tickwire-recording"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 SKIPPABLE = struct.Struct("<II")  # zstd skippable frame: magic, content size
 HEADER_MAGIC = 0x184D2A50
 CHUNK_MAGIC = 0x184D2A51
 CHUNK_INFO = struct.Struct("<II")  # compressed size, record count
 SWEEP_TIME = struct.Struct("<q")  # the monotonic time that starts a SWEEP payload
-RECORD = struct.Struct("<BBHIqI")  # kind, venue index, reserved, connection id, time_ns, length
-RECORD_SIZE = RECORD.size
-RECORD_BY_PREFIX = struct.Struct("<QqI")
-"""The same 20 bytes with kind, venue, reserved and connection id as one little-endian
-integer (``record_prefix``): three values to pack per frame instead of six."""
+RECORD_OVERHEAD = 8 + 8 + 4  # a record's bytes in a version 2 chunk beside its payload
+V1_RECORD = struct.Struct("<BBHIqI")  # kind, venue index, reserved, connection id, time_ns, length
 
 
 def record_prefix(kind: int, venue: int, conn: int) -> int:
-    """The first field of ``RECORD_BY_PREFIX`` for these fields of ``RECORD``."""
+    """A record's kind, venue index and connection id as one integer (the first column)."""
     return kind | venue << 8 | conn << 32
+
+
+def split_prefix(prefix: int) -> tuple[int, int, int]:
+    """The kind, venue index and connection id in ``record_prefix``."""
+    return prefix & 0xFF, prefix >> 8 & 0xFF, prefix >> 32
+
+
+def prefix_bytes(kind: int, venue: int, conn: int) -> bytes:
+    """``record_prefix`` as it is written (``<Q``): a frame's prefix is made once per connection."""
+    return record_prefix(kind, venue, conn).to_bytes(8, "little")
+
+
+def columns_format(count: int) -> struct.Struct:
+    """The times and payload lengths of a version 2 chunk of ``count`` records."""
+    return struct.Struct(f"<{count}q{count}I")
 
 
 class RecordKind(enum.IntEnum):

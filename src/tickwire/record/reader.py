@@ -6,6 +6,7 @@ yields every record of the chunks before it; ``torn`` then says where and why re
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -18,15 +19,16 @@ from tickwire.record.format import (
     CHUNK_INFO,
     CHUNK_MAGIC,
     FORMAT_NAME,
-    FORMAT_VERSION,
     HEADER_MAGIC,
-    RECORD,
-    RECORD_SIZE,
+    READABLE_VERSIONS,
     SKIPPABLE,
+    V1_RECORD,
     Record,
     RecordingError,
     RecordingHeader,
     RecordKind,
+    columns_format,
+    split_prefix,
 )
 
 __all__ = ["RecordingFile", "is_recording"]
@@ -56,9 +58,7 @@ class RecordingFile:
 
     def records(self) -> Iterator[Record]:
         """Every record, in the order they were appended; sets ``torn`` on a damaged tail."""
-        venues = self.venues
-        unpack_from = RECORD.unpack_from
-        kinds = {int(kind): kind for kind in RecordKind}
+        unpack = _unpack_v1 if self.header.version == 1 else _unpack
         decompressor = zstandard.ZstdDecompressor()
         self.torn = ""
         self.chunks = 0
@@ -70,18 +70,8 @@ class RecordingFile:
                 if chunk is None:
                     return
                 data, count = chunk
-                records = []
-                pos = 0
-                for _ in range(count):
-                    if pos + RECORD_SIZE > len(data):
-                        break
-                    kind, venue, _reserved, conn, time_ns, size = unpack_from(data, pos)
-                    end = pos + RECORD_SIZE + size
-                    if end > len(data) or kind not in kinds or venue >= len(venues):
-                        break
-                    records.append(Record(kinds[kind], venues[venue], conn, time_ns, data[pos + RECORD_SIZE : end]))
-                    pos = end
-                if len(records) != count or pos != len(data):
+                records = unpack(data, count, self.venues)
+                if records is None:
                     self.torn = f"chunk at byte {offset}: records do not match the chunk's count"
                     return
                 self.chunks += 1
@@ -129,10 +119,9 @@ def _read_header(file: BinaryIO, path: Path) -> RecordingHeader:
         raise RecordingError(f"{path}: bad header: {exc}") from None
     if header.format != FORMAT_NAME:
         raise RecordingError(f"{path}: format {header.format!r} is not {FORMAT_NAME!r}")
-    if header.version != FORMAT_VERSION:
-        raise RecordingError(
-            f"{path}: recording format version {header.version}; this tickwire reads {FORMAT_VERSION}"
-        )
+    if header.version not in READABLE_VERSIONS:
+        readable = " and ".join(map(str, READABLE_VERSIONS))
+        raise RecordingError(f"{path}: recording format version {header.version}; this tickwire reads {readable}")
     try:
         validate(header.config, f"{path}: recorded configuration")
     except ConfigError as exc:
@@ -140,3 +129,45 @@ def _read_header(file: BinaryIO, path: Path) -> RecordingHeader:
     if header.venues != header.config.venues:
         raise RecordingError(f"{path}: header venues {header.venues} differ from its configuration")
     return header
+
+
+_KINDS = {int(kind): kind for kind in RecordKind}
+
+
+def _unpack(data: bytes, count: int, venues: list[str]) -> list[Record] | None:
+    """The ``count`` records of a version 2 chunk (columns); None if they do not fit ``data``."""
+    columns = columns_format(count)
+    payloads_at = 8 * count + columns.size
+    if payloads_at > len(data):
+        return None
+    prefixes = struct.unpack_from(f"<{count}Q", data)
+    values = columns.unpack_from(data, 8 * count)
+    times, lengths = values[:count], values[count:]
+    if payloads_at + sum(lengths) != len(data):
+        return None
+    records = []
+    start = payloads_at
+    for prefix, time_ns, length in zip(prefixes, times, lengths):
+        kind, venue, conn = split_prefix(prefix)
+        if kind not in _KINDS or venue >= len(venues):
+            return None
+        records.append(Record(_KINDS[kind], venues[venue], conn, time_ns, data[start : start + length]))
+        start += length
+    return records
+
+
+def _unpack_v1(data: bytes, count: int, venues: list[str]) -> list[Record] | None:
+    """The ``count`` records of a version 1 chunk (one after another); None if they do not fit."""
+    records = []
+    pos = 0
+    size_of_header = V1_RECORD.size
+    for _ in range(count):
+        if pos + size_of_header > len(data):
+            return None
+        kind, venue, _reserved, conn, time_ns, size = V1_RECORD.unpack_from(data, pos)
+        end = pos + size_of_header + size
+        if end > len(data) or kind not in _KINDS or venue >= len(venues):
+            return None
+        records.append(Record(_KINDS[kind], venues[venue], conn, time_ns, data[pos + size_of_header : end]))
+        pos = end
+    return records if pos == len(data) else None

@@ -1,20 +1,25 @@
-"""Recording writer: records appended into preallocated buffers on the event-loop thread,
+"""Recording writer: records kept by reference on the event-loop thread, taken, packed,
 compressed and written in whole chunks by one background thread, in rotated files.
 
-The event loop only packs a record header and copies the payload into the current buffer. A
-full buffer (or ``flush``) is handed to the writer thread through a queue and replaced by a
-free one; the writer compresses it into one zstd frame, writes it with one ``write`` call and
-gives the buffer back. A crash therefore loses at most the chunks not yet written; ``close``
-hands over what is pending, waits for the writer and fsyncs.
+Per record, the event loop only appends the record's prefix (kind, venue, connection), its time
+and its payload to three lists (``Recorder.kept``); a frame's payload is the ``bytes`` object the
+transport hands over, not copied. The writer thread takes what the lists hold every
+``TAKE_SECONDS`` (list slicing is atomic under the GIL and the event loop only appends, payload
+last), and once it holds ``chunk_bytes`` of records, or a record has waited ``flush_seconds``, or
+at ``close``, packs them into one chunk (one ``Struct.pack`` for the times and lengths, one ``join``), compresses it
+into one zstd frame and writes it with one ``write`` call. A crash therefore loses at most the
+records not yet in a written chunk; ``close`` waits for the writer and fsyncs.
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime
 import io
+import itertools
 import logging
+import operator
 import os
-import queue
 import threading
 import time
 from pathlib import Path
@@ -30,34 +35,35 @@ from tickwire.record.format import (
     FORMAT_NAME,
     FORMAT_VERSION,
     HEADER_MAGIC,
-    RECORD,
-    RECORD_BY_PREFIX,
-    RECORD_SIZE,
+    RECORD_OVERHEAD,
     SKIPPABLE,
     STOPPED,
     SWEEP_TIME,
     RecordingHeader,
     RecordKind,
-    record_prefix,
+    columns_format,
+    prefix_bytes,
 )
 
-__all__ = ["FILE_SUFFIX", "RecordSettings", "Recorder", "VenueRecorder"]
+__all__ = ["FILE_SUFFIX", "KeptRecords", "RecordSettings", "Recorder", "VenueRecorder"]
 
 FILE_SUFFIX = ".twr.zst"
+TAKE_SECONDS = 0.01
+"""How often the writer thread takes the records kept by the event loop: at 200,000 frames/s
+that is 2,000 frames held by reference at most between takes."""
 
 # Problems of the writer thread (disk full, …): rare, and never on the hot path.
 log = logging.getLogger("tickwire.record")
 
 _FRAME = RecordKind.FRAME
-_pack_into = RECORD.pack_into
-_pack_by_prefix_into = RECORD_BY_PREFIX.pack_into
 
 
 class RecordSettings(msgspec.Struct, frozen=True, kw_only=True):
     """Where and how to record: ``directory`` gets one file per rotation, named
     ``<UTC start of the run, to the ms>-<n>.twr.zst``; a file is closed once it holds ``rotate_bytes``
-    (compressed) or is ``rotate_seconds`` old. ``chunk_bytes`` is the size of each buffer (a
-    chunk); ``flush_seconds`` the longest a record waits in a buffer while the engine runs."""
+    (compressed) or is ``rotate_seconds`` old. ``chunk_bytes`` is the most a chunk holds before
+    compression (unless one record is larger); ``flush_seconds`` the longest a record waits
+    before its chunk is written."""
 
     directory: str
     rotate_bytes: int = 256 * 1024 * 1024
@@ -67,8 +73,30 @@ class RecordSettings(msgspec.Struct, frozen=True, kw_only=True):
     level: int = 3
 
 
+class KeptRecords:
+    """Records not yet taken by the writer, as three parallel lists (no object per record).
+    Only the event-loop thread appends, to ``prefixes``, ``times`` and ``payloads`` in that
+    order."""
+
+    __slots__ = ("prefixes", "times", "payloads")
+
+    def __init__(self) -> None:
+        self.prefixes: list[bytes] = []  # prefix_bytes
+        self.times: list[int] = []
+        self.payloads: list[bytes] = []
+
+    def take(self, into: KeptRecords) -> int:
+        """Move the records appended so far to the end of ``into``; how many."""
+        count = len(self.payloads)  # appended last: the other lists hold at least as many
+        if count:
+            for source, target in zip((self.prefixes, self.times, self.payloads), (into.prefixes, into.times, into.payloads)):
+                target += source[:count]
+                del source[:count]
+        return count
+
+
 class Recorder:
-    """One run's recording. Producers (``VenueRecorder``) run on one thread only."""
+    """One run's recording. Producers (``VenueRecorder``, ``sweep``) run on one thread only."""
 
     def __init__(self, settings: RecordSettings, config: Config) -> None:
         self.settings = settings
@@ -78,22 +106,16 @@ class Recorder:
         self.directory.mkdir(parents=True, exist_ok=True)
         started = datetime.datetime.now(datetime.timezone.utc)
         self._stem = started.strftime("%Y%m%dT%H%M%S.") + f"{started.microsecond // 1000:03d}Z"
-        self.capacity = settings.chunk_bytes
-        self.buffer = bytearray(self.capacity)
-        self.pos = 0
-        self.count = 0
-        self._free: list[bytearray] = [bytearray(self.capacity) for _ in range(3)]
-        self._chunks: queue.SimpleQueue[tuple[bytearray, int, int] | None] = queue.SimpleQueue()
+        self.kept = KeptRecords()
         self._next_conn = 1
         self.files: list[Path] = []
         self.records = 0
         self.chunks_written = 0
         self.bytes_written = 0
-        self.buffers_allocated = 0
         self.error = ""
         self._file: io.FileIO | None = None
+        self._stopping = threading.Event()
         self._writer = threading.Thread(target=self._write_chunks, name="tickwire-recorder", daemon=True)
-        self._closed = False
         self._open_file()  # fail at start (permissions, …), not in the writer thread
         self._writer.start()
 
@@ -108,50 +130,23 @@ class Recorder:
         return conn
 
     def append(self, kind: int, venue: int, conn: int, time_ns: int, payload: bytes) -> None:
-        """Add one record (any kind; ``VenueRecorder.frame`` is the per-frame fast path)."""
-        size = len(payload)
-        end = self.pos + RECORD_SIZE + size
-        if end > self.capacity:
-            self.flush()
-            end = RECORD_SIZE + size
-            if end > self.capacity:  # larger than a chunk: a chunk of its own
-                self._chunks.put((_record_bytes(kind, venue, conn, time_ns, payload), end, 1))
-                self.records += 1
-                return
-        pos = self.pos
-        buffer = self.buffer
-        _pack_into(buffer, pos, kind, venue, 0, conn, time_ns, size)
-        buffer[pos + RECORD_SIZE : end] = payload
-        self.pos = end
-        self.count += 1
+        """Add one record of any kind (``VenueRecorder.frame`` and the engine's frame path add
+        frames the same way)."""
+        kept = self.kept
+        kept.prefixes.append(prefix_bytes(kind, venue, conn))
+        kept.times.append(time_ns)
+        kept.payloads.append(payload)
 
     def sweep(self, now_ns: int, wall_ns: int, heard: list[str]) -> None:
         """Record an aggregator sweep at monotonic ``now_ns`` and wall ``wall_ns``."""
         venues = bytes(self.venues.index(name) for name in heard)
         self.append(RecordKind.SWEEP, 0, 0, wall_ns, SWEEP_TIME.pack(now_ns) + venues)
 
-    def flush(self) -> None:
-        """Hand the records buffered so far to the writer thread."""
-        if not self.count:
-            return
-        self._chunks.put((self.buffer, self.pos, self.count))
-        self.records += self.count
-        try:
-            self.buffer = self._free.pop()
-        except IndexError:
-            self.buffer = bytearray(self.capacity)
-            self.buffers_allocated += 1
-        self.pos = 0
-        self.count = 0
-
     def close(self) -> None:
         """Write everything appended so far, close the file (fsynced) and stop the thread."""
-        if self._closed:
-            return
-        self._closed = True
-        self.flush()
-        self._chunks.put(None)
-        self._writer.join()
+        if not self._stopping.is_set():
+            self._stopping.set()
+            self._writer.join()
 
     def summary(self) -> str:
         """One line about the recording (for stderr at exit)."""
@@ -187,28 +182,51 @@ class Recorder:
             file.close()
 
     def _write_chunks(self) -> None:
-        compressor = zstandard.ZstdCompressor(
-            level=self.settings.level, write_checksum=True, write_content_size=True
-        )
-        while True:
-            item = self._chunks.get()
-            if item is None:
-                break
-            buffer, size, count = item
-            if not self.error:
-                try:
-                    self._write_chunk(compressor, memoryview(buffer)[:size], count)
-                except OSError as exc:
-                    self.error = f"{type(exc).__name__}: {exc}"
-                    log.error("recording stopped: %s", self.error)
-            if len(buffer) == self.capacity:
-                self._free.append(buffer)
+        settings = self.settings
+        compressor = zstandard.ZstdCompressor(level=settings.level, write_checksum=True, write_content_size=True)
+        held = KeptRecords()  # taken from the event loop, not yet written
+        ends: list[int] = []  # where each held record ends in a chunk that begins with the first
+        held_since = 0.0  # when the oldest of them was taken
+        stopping = False
+        while not stopping:
+            stopping = self._stopping.wait(TAKE_SECONDS)
+            taken = self.kept.take(held)
+            if taken:
+                if not ends:
+                    held_since = time.monotonic()
+                sizes = map(operator.add, map(len, held.payloads[-taken:]), itertools.repeat(RECORD_OVERHEAD))
+                ends += itertools.accumulate(sizes, initial=ends[-1] if ends else 0)
+                del ends[-taken - 1]  # the initial value
+            due = stopping or time.monotonic() - held_since >= settings.flush_seconds
+            while ends and (due or ends[-1] >= settings.chunk_bytes):
+                count = max(1, bisect.bisect_right(ends, settings.chunk_bytes))  # a larger record alone
+                self._write_records(compressor, held, count)
+                written = ends[count - 1]
+                ends = list(map(operator.sub, ends[count:], itertools.repeat(written)))
         try:
             self._close_file()
         except OSError as exc:
             self.error = self.error or f"{type(exc).__name__}: {exc}"
 
-    def _write_chunk(self, compressor: zstandard.ZstdCompressor, records: memoryview, count: int) -> None:
+    def _write_records(self, compressor: zstandard.ZstdCompressor, held: KeptRecords, count: int) -> None:
+        """Write the first ``count`` held records as one chunk."""
+        prefixes = held.prefixes[:count]
+        times = held.times[:count]
+        payloads = held.payloads[:count]
+        for column in (held.prefixes, held.times, held.payloads):
+            del column[:count]
+        self.records += count
+        if self.error:
+            return
+        prefixes.append(columns_format(count).pack(*times, *map(len, payloads)))
+        prefixes += payloads
+        try:
+            self._write_chunk(compressor, b"".join(prefixes), count)
+        except OSError as exc:
+            self.error = f"{type(exc).__name__}: {exc}"
+            log.error("recording stopped: %s", self.error)
+
+    def _write_chunk(self, compressor: zstandard.ZstdCompressor, records: bytes, count: int) -> None:
         settings = self.settings
         if self._file_size >= settings.rotate_bytes or (
             time.monotonic() - self._file_opened >= settings.rotate_seconds
@@ -226,55 +244,42 @@ class Recorder:
         self.chunks_written += 1
 
 
-def _record_bytes(kind: int, venue: int, conn: int, time_ns: int, payload: bytes) -> bytearray:
-    record = bytearray(RECORD_SIZE + len(payload))
-    _pack_into(record, 0, kind, venue, 0, conn, time_ns, len(payload))
-    record[RECORD_SIZE:] = payload
-    return record
-
-
 class VenueRecorder:
     """One venue's records: its connection events (from the transport) and its frames (from
     the engine's frame path)."""
 
-    __slots__ = ("_recorder", "venue", "conn", "_frame_prefix")
+    __slots__ = ("recorder", "venue", "conn", "frame_prefix")
 
     def __init__(self, recorder: Recorder, venue: int) -> None:
-        self._recorder = recorder
+        self.recorder = recorder
         self.venue = venue
         self.conn = 0
-        self._frame_prefix = record_prefix(_FRAME, venue, 0)
+        self.frame_prefix = prefix_bytes(_FRAME, venue, 0)
+        """The first field of this venue's frame records on the current connection (the engine's
+        frame path adds its frames to ``Recorder.kept`` itself)."""
 
     def frame(self, payload: bytes, recv_ns: int) -> None:
-        """Record one received frame: a header pack and a copy into the current buffer."""
-        recorder = self._recorder
-        pos = recorder.pos
-        start = pos + RECORD_SIZE
-        end = start + len(payload)
-        if end > recorder.capacity:
-            recorder.append(_FRAME, self.venue, self.conn, recv_ns, payload)
-            return
-        buffer = recorder.buffer
-        _pack_by_prefix_into(buffer, pos, self._frame_prefix, recv_ns, end - start)
-        buffer[start:end] = payload
-        recorder.pos = end
-        recorder.count += 1
+        """Record one received frame."""
+        kept = self.recorder.kept
+        kept.prefixes.append(self.frame_prefix)
+        kept.times.append(recv_ns)
+        kept.payloads.append(payload)
 
     def connected(self, url: str, time_ns: int) -> None:
         """A new connection to ``url`` is up (its frames follow under a new connection id)."""
-        self.conn = self._recorder.new_connection()
-        self._frame_prefix = record_prefix(_FRAME, self.venue, self.conn)
-        self._recorder.append(RecordKind.CONNECT, self.venue, self.conn, time_ns, url.encode())
+        self.conn = self.recorder.new_connection()
+        self.frame_prefix = prefix_bytes(_FRAME, self.venue, self.conn)
+        self.recorder.append(RecordKind.CONNECT, self.venue, self.conn, time_ns, url.encode())
 
     def sent(self, message: bytes, time_ns: int) -> None:
         """tickwire sent ``message`` on the current connection."""
-        self._recorder.append(RecordKind.SEND, self.venue, self.conn, time_ns, message)
+        self.recorder.append(RecordKind.SEND, self.venue, self.conn, time_ns, message)
 
     def http_answer(self, url: str, body: bytes, time_ns: int) -> None:
         """The venue's REST API answered ``body`` to ``GET url`` (instrument metadata)."""
-        self._recorder.append(RecordKind.HTTP, self.venue, 0, time_ns, url.encode() + b"\n" + body)
+        self.recorder.append(RecordKind.HTTP, self.venue, 0, time_ns, url.encode() + b"\n" + body)
 
     def disconnected(self, reason: str, time_ns: int, stopping: bool) -> None:
         """The current connection ended; ``stopping``: because tickwire is shutting down."""
         payload = STOPPED if stopping else reason.encode()
-        self._recorder.append(RecordKind.DISCONNECT, self.venue, self.conn, time_ns, payload)
+        self.recorder.append(RecordKind.DISCONNECT, self.venue, self.conn, time_ns, payload)

@@ -14,7 +14,7 @@ import logging
 import os
 import socket
 import time
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import msgspec
 import nats.errors
@@ -38,7 +38,7 @@ from tickwire.venues.base import VenueAdapter
 from tickwire.venues.registry import instruments_for
 
 if TYPE_CHECKING:
-    from tickwire.record.writer import Recorder
+    from tickwire.record.writer import Recorder, VenueRecorder
 
 __all__ = ["INGEST_STAGES", "STALE_AFTER_HEARTBEATS", "IngestNode", "default_node_name"]
 
@@ -87,11 +87,9 @@ class IngestNode(Engine):
         for session in self.sessions:
             self._say_down_too(session)
 
-    def frame_consumer(
-        self, adapter: VenueAdapter, record: Callable[[bytes, int], None] | None = None
-    ) -> FrameConsumer:
-        """The hot path for one venue's frames: record (if ``record``), decode, wrap, encode,
-        publish."""
+    def frame_consumer(self, adapter: VenueAdapter, venue_recorder: VenueRecorder | None = None) -> FrameConsumer:
+        """The hot path for one venue's frames: record (with ``venue_recorder``), decode, wrap,
+        encode, publish."""
         routes: dict[type, dict[str, Outbound]] = {
             kind_type: {
                 instrument.symbol: Outbound(
@@ -114,6 +112,7 @@ class IngestNode(Engine):
         node = self.node
         time_ns = time.time_ns
         envelope = Envelope
+        record = None if venue_recorder is None else venue_recorder.frame
 
         def on_frame(payload: bytes, recv_ns: int, last_in_buffer: bool) -> None:
             if record is not None:

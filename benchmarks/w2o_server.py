@@ -18,7 +18,9 @@ slack time (paced mode) or between whole-frame chunks (max-rate mode), so no sec
 competes for the GIL and a pong never lands in the middle of a data frame.
 
 The server is driven by the harness (``wire_to_output.py``) over a ``multiprocessing`` pipe;
-one ``run`` command serves exactly one connection.
+one ``run`` command serves exactly one connection. ``serve_stream`` is a second entry for long
+runs at a steady rate (``bench_memory.py --feed w2o``): frames made as they are sent, paced by
+sleeping, no stamps.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import time
 from array import array
 from urllib.parse import parse_qs
 
-__all__ = ["BID_BASE_UNITS", "SEQ_UNITS", "build_frames", "seq_from_price_text", "serve_forever"]
+__all__ = ["BID_BASE_UNITS", "SEQ_UNITS", "build_frames", "seq_from_price_text", "serve_forever", "serve_stream"]
 
 SCALE = 10**8
 BID_BASE_UNITS = 10_000 * SCALE  # bid of seq 0
@@ -229,6 +231,21 @@ def _handshake(sock: socket.socket, timeout: float) -> str:
     return path
 
 
+def _open_stream(sock: socket.socket, reader: _ClientReader) -> str:
+    """WebSocket handshake, then the SUBSCRIBE and its ack unless the path names the stream;
+    the request path."""
+    path = _handshake(sock, 5.0)
+    if not _subscribed_in_url(path):
+        request = reader.read_text(10.0)
+        if request is None:
+            raise ConnectionError("no SUBSCRIBE received")
+        message = json.loads(request)
+        if message.get("method") != "SUBSCRIBE" or STREAM not in message.get("params", []):
+            raise ConnectionError(f"unexpected request {request[:200]!r}")
+        sock.sendall(ws_text_frame(b'{"result":null,"id":%d}' % int(message["id"])))
+    return path
+
+
 def _serve_one(lsock: socket.socket, ctl, spec: dict) -> dict:  # type: ignore[no-untyped-def]
     """Serve one connection for run ``spec["run_id"]``.
 
@@ -281,15 +298,7 @@ def _serve_one(lsock: socket.socket, ctl, spec: dict) -> dict:  # type: ignore[n
     reader = _ClientReader(sock)
     stamps_bytes = b""
     try:
-        result["path"] = _handshake(sock, 5.0)
-        if not _subscribed_in_url(result["path"]):
-            request = reader.read_text(10.0)
-            if request is None:
-                raise ConnectionError("no SUBSCRIBE received")
-            message = json.loads(request)
-            if message.get("method") != "SUBSCRIBE" or STREAM not in message.get("params", []):
-                raise ConnectionError(f"unexpected request {request[:200]!r}")
-            sock.sendall(ws_text_frame(b'{"result":null,"id":%d}' % int(message["id"])))
+        result["path"] = _open_stream(sock, reader)
         sock.sendall(ws_text_frame(PING_PAYLOAD, 0x9))
         settle_until = time.monotonic() + spec["settle"]
         while time.monotonic() < settle_until:
@@ -374,3 +383,62 @@ def serve_forever(ctl, cpu: int | None) -> None:  # type: ignore[no-untyped-def]
         return
     finally:
         lsock.close()
+
+
+def serve_stream(ctl, rate: float, levels: int, max_seconds: float) -> None:  # type: ignore[no-untyped-def]
+    """Process entry of the long-running mode: listen on 127.0.0.1, report ``("port", port)``,
+    serve one client frames made as it goes (seq 1, 2, … as ``frame_payload``) at ``rate``
+    frames/s until the harness sends anything, the client goes away or ``max_seconds`` pass;
+    then report ``("done", {"sent": frames, "end": why})``.
+
+    Nothing is built ahead or stamped, so the sender's memory stays constant however long it
+    runs. Pacing is by sleeping: every millisecond or so whatever is due goes out in one
+    ``sendall`` (about 15 % of a core at 20,000 frames/s, where busy-waiting takes a whole one);
+    a sender that fell behind (its socket full, or no CPU for it) catches up in batches of at
+    most ``MAXRATE_FRAMES_PER_CHUNK`` frames.
+    """
+    lsock = socket.create_server(("127.0.0.1", 0))
+    ctl.send(("port", lsock.getsockname()[1]))
+    outcome = {"sent": 0, "end": "no client connected"}
+    try:
+        lsock.settimeout(30.0)
+        sock, _ = lsock.accept()
+        with sock:
+            sock.settimeout(None)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            reader = _ClientReader(sock)
+            _open_stream(sock, reader)
+            _stream_generated(sock, reader, ctl, rate, levels, max_seconds, outcome)
+    except (OSError, ConnectionError, ValueError) as exc:
+        outcome["end"] = f"{type(exc).__name__}: {exc}"
+    finally:
+        lsock.close()
+    try:
+        ctl.send(("done", outcome))
+    except OSError:
+        pass  # the harness is gone
+
+
+def _stream_generated(  # type: ignore[no-untyped-def]
+    sock: socket.socket, reader: _ClientReader, ctl, rate: float, levels: int, max_seconds: float, outcome: dict
+) -> None:
+    clock = time.monotonic
+    start = clock()
+    sent = 0
+    outcome["end"] = "max_seconds"
+    while clock() - start < max_seconds:
+        if ctl.poll():
+            outcome["end"] = "stopped"
+            return
+        due = int((clock() - start) * rate)
+        batch_end = min(due, sent + MAXRATE_FRAMES_PER_CHUNK)
+        if batch_end > sent:
+            batch = range(sent + 1, batch_end + 1)
+            sock.sendall(b"".join(ws_text_frame(frame_payload(seq, levels)) for seq in batch))
+            sent = outcome["sent"] = batch_end
+        reader.poll()
+        if reader.closed:
+            outcome["end"] = "client closed"
+            return
+        if sent == due:  # caught up: let the next frames fall due
+            time.sleep(0.001)

@@ -1,6 +1,6 @@
 """The wire-to-output sender (benchmarks/w2o_server.py) over a real loopback socket: both ways a
 client may subscribe — a SUBSCRIBE message (tickwire, the floor, the naive client) or the stream
-named in the URL (cryptofeed)."""
+named in the URL (cryptofeed) — and the stream mode of the memory benchmark."""
 
 from __future__ import annotations
 
@@ -99,3 +99,29 @@ def test_subscribe_message_gets_the_ack_then_the_stream(sender_port: int) -> Non
         frames, _ = read_frames(sock, received, COUNT + 1)
     assert json.loads(frames[0]) == {"result": None, "id": 7}
     assert [json.loads(frame)["data"]["u"] for frame in frames[1:]] == [1, 2, 3]
+
+
+def test_stream_mode_sends_consecutive_frames_until_stopped() -> None:
+    ctx = multiprocessing.get_context("fork")
+    ctl, child = ctx.Pipe()
+    process = ctx.Process(target=w2o_server.serve_stream, args=(child, 50_000.0, 0, 60.0), daemon=True)
+    process.start()
+    try:
+        assert ctl.poll(10)
+        sock, received = open_websocket(ctl.recv()[1], "/stream")
+        with sock:
+            send_text(sock, b'{"method":"SUBSCRIBE","params":["btcusdt@bookTicker"],"id":3}')
+            frames, _ = read_frames(sock, received, 3001)
+            ctl.send(("stop",))
+            assert ctl.poll(10)
+            outcome = ctl.recv()[1]
+    finally:
+        process.join(10)
+        if process.is_alive():
+            process.terminate()
+    assert json.loads(frames[0]) == {"result": None, "id": 3}
+    updates = [json.loads(frame)["data"] for frame in frames[1:]]
+    assert [update["u"] for update in updates] == list(range(1, 3001))
+    assert [w2o_server.seq_from_price_text(update["b"]) for update in updates] == list(range(1, 3001))
+    assert outcome["end"] == "stopped"
+    assert outcome["sent"] >= 3000

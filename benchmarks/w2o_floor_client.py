@@ -9,6 +9,7 @@ sink. A lone message is therefore written at once; a burst costs one syscall.
 
 ``--stamp`` (calibration only, not the floor): each line starts with ``time.time_ns()`` taken
 first thing in the frame callback, so the harness can split latency into wire and pipe parts.
+``--busy-poll``: the event loop never sleeps (a task always ready), as ``tickwire run --busy-poll``.
 """
 
 from __future__ import annotations
@@ -51,8 +52,14 @@ class FloorListener(WSListener):
             transport.disconnect()
 
 
-async def main(url: str, duration: float) -> None:
+def spin(loop: asyncio.AbstractEventLoop) -> None:
+    loop.call_soon(spin, loop)
+
+
+async def main(url: str, duration: float, busy_poll: bool) -> None:
     transport, _ = await ws_connect(FloorListener, url)  # auto-pong on (picows default)
+    if busy_poll:
+        spin(asyncio.get_running_loop())
     try:
         await asyncio.wait_for(transport.wait_disconnected(), duration)
     except asyncio.TimeoutError:
@@ -64,6 +71,7 @@ if __name__ == "__main__":
     parser.add_argument("url")
     parser.add_argument("--duration", type=float, default=120.0, help="hard stop (seconds)")
     parser.add_argument("--stamp", action="store_true", help="prefix each line with the receive stamp")
+    parser.add_argument("--busy-poll", action="store_true", help="never let the event loop sleep")
     args = parser.parse_args()
     FloorListener.stamp = args.stamp
-    uvloop.run(main(args.url, args.duration))
+    uvloop.run(main(args.url, args.duration, args.busy_poll))

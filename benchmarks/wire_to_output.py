@@ -98,7 +98,7 @@ STEP_CLIENTS = {
     "step4": ["--step", "4"],
     "step5": ["--step", "4"],
 }
-EXTRA_CLIENTS = ("floor-stamped", "tickwire-record", "tickwire-metrics", *STEP_CLIENTS)
+EXTRA_CLIENTS = ("floor-stamped", "floor-busy", "tickwire-record", "tickwire-metrics", "tickwire-busy", *STEP_CLIENTS)
 # cryptofeed (w2o_cryptofeed_client.py) runs in its own venv: --cryptofeed-python, or peer_venvs.py's
 PEER_CLIENTS = ("cryptofeed",)
 ALL_CPUS = frozenset(os.sched_getaffinity(0))  # where an --unpinned client may run
@@ -118,7 +118,7 @@ def _client_bin(client_python: str, name: str) -> str | None:
 
 def client_command(kind: str, client_python: str, port: int, duration: float) -> list[str]:
     url = f"ws://127.0.0.1:{port}"
-    if kind in ("tickwire", "tickwire-record", "tickwire-metrics"):
+    if kind in ("tickwire", "tickwire-record", "tickwire-metrics", "tickwire-busy"):
         exe = _client_bin(client_python, "tickwire")
         head = [exe] if exe else [client_python, "-m", "tickwire"]
         extra: list[str] = []
@@ -126,14 +126,16 @@ def client_command(kind: str, client_python: str, port: int, duration: float) ->
             extra = ["--record", tempfile.mkdtemp(prefix="w2o-record-")]
         elif kind == "tickwire-metrics":
             extra = ["--metrics", "127.0.0.1:0"]
+        elif kind == "tickwire-busy":
+            extra = ["--busy-poll"]
         return head + [
             "run", "--venues", "binance", "--symbols", "BTC-USDT",
             "--endpoint", f"binance={url}", "--sink", "stdout", "--duration", f"{duration:g}",
             # every line counts here: wait for the harness (the default drops lines past a backlog)
             "--stdout-when-full", "wait", *extra,
         ]  # fmt: skip
-    if kind in ("floor", "floor-stamped"):
-        extra = ["--stamp"] if kind == "floor-stamped" else []
+    if kind in ("floor", "floor-stamped", "floor-busy"):
+        extra = {"floor": [], "floor-stamped": ["--stamp"], "floor-busy": ["--busy-poll"]}[kind]
         return [client_python, str(HERE / "w2o_floor_client.py"), f"{url}/stream", "--duration", f"{duration:g}", *extra]
     if kind == "naive":
         return [client_python, str(HERE / "w2o_naive_client.py"), f"{url}/stream", "--duration", f"{duration:g}"]
@@ -193,12 +195,14 @@ def _seq_floor_stamped(line: bytes) -> tuple[int, int, int] | None:
     return got[0], stamp, stamp  # recv_ns == publish_ns: the split is wire | pipe
 
 
-PRICE_KEYED = {"tickwire", "tickwire-record", "tickwire-metrics", "naive", "cryptofeed"}  # seq from the printed bid (a level index if --price-levels)
+PRICE_KEYED = {"tickwire", "tickwire-record", "tickwire-metrics", "tickwire-busy", "naive", "cryptofeed"}  # seq from the printed bid (a level index if --price-levels)
 EXTRACT = {
     "tickwire": _seq_tickwire,
     "tickwire-record": _seq_tickwire,
     "tickwire-metrics": _seq_tickwire,
+    "tickwire-busy": _seq_tickwire,
     "floor": _seq_floor,
+    "floor-busy": _seq_floor,
     "naive": _seq_naive,
     "cryptofeed": _seq_tickwire,  # its bid is printed as decimal text too
     "floor-stamped": _seq_floor_stamped,

@@ -65,6 +65,7 @@ class TransportConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     max_frames_per_second: int = 0  # per venue, data frames and pings over it dropped (0: no cap)
     max_connection_age: float | None = None
     ca_file: str | None = None
+    busy_poll: bool = False  # the event loop never sleeps: lower latency for a whole core
     backoff: Backoff = Backoff()
 
 

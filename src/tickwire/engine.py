@@ -103,6 +103,25 @@ def sink_status(sinks: list[Sink]) -> list[dict[str, Any]]:
     return [sink.status() for sink in sinks if isinstance(sink, (StdoutSink, WsSink))]
 
 
+async def busy_poll() -> None:
+    """Keep the event loop from sleeping until cancelled: with a callback always ready, every
+    loop iteration polls the sockets without a timeout, so a frame is read as soon as it arrives
+    instead of after the thread is woken, and the CPU never idles into a cold cache."""
+    loop = asyncio.get_running_loop()
+    call_soon = loop.call_soon
+    spinning = True
+
+    def spin() -> None:
+        if spinning:
+            call_soon(spin)
+
+    call_soon(spin)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        spinning = False
+
+
 class Engine:
     """One process: every configured venue session feeding one aggregator and the sinks.
 
@@ -337,16 +356,20 @@ class Engine:
         stop_on_signals(self.stop)
         tasks = [asyncio.create_task(s.run(), name=f"session-{s.name}") for s in self.sessions]
         sweeper = asyncio.create_task(self._sweep_aggregator(), name="aggregator-sweep")
+        helpers = [sweeper]
+        if self.config.transport.busy_poll:
+            helpers.append(asyncio.create_task(busy_poll(), name="busy-poll"))
         try:
             await asyncio.wait_for(self._stopped.wait(), duration)
         except asyncio.TimeoutError:
             pass
         finally:
             self._stopped.set()  # from here on a closing session is not a venue going down
-            sweeper.cancel()
+            for helper in helpers:
+                helper.cancel()
             for session in self.sessions:
                 session.stop()
-            await asyncio.gather(*tasks, sweeper, return_exceptions=True)
+            await asyncio.gather(*tasks, *helpers, return_exceptions=True)
             for sink in self.sinks:
                 sink.close()
             if self.recorder is not None:

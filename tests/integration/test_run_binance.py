@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -106,3 +108,35 @@ def test_asking_for_tickers_and_trades_prints_those_lines_too():
             return await tickwire.stop()
 
     assert run_async(scenario()) == 0
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_busy_poll_prints_the_same_lines_and_keeps_polling_between_frames(tmp_path):
+    sent = write_book_tickers(tmp_path / "frames.jsonl", 20)
+
+    async def run(*flags: str) -> tuple[list[dict], float, int]:
+        async with Simulator(replay=tmp_path / "frames.jsonl", replay_speed=400) as simulator:
+            tickwire = await start_tickwire(
+                "run", "--venues", "binance", "--symbols", "BTC-USDT",
+                "--endpoint", f"binance={simulator.url}", *flags,
+            )
+            lines = await tickwire.lines(len(sent))
+            pid = tickwire.process.pid
+            before, started = cpu_seconds(pid), time.monotonic()
+            await asyncio.sleep(1.5)  # every frame is in: nothing left to read
+            share = (cpu_seconds(pid) - before) / (time.monotonic() - started)
+            return lines, share, await tickwire.stop()
+
+    async def scenario():
+        return await run("--busy-poll"), await run()
+
+    (busy_lines, busy_share, busy_status), (lines, idle_share, status) = run_async(scenario())
+    assert busy_status == status == 0
+    assert [(line["bid"], line["ask"]) for line in busy_lines] == [(line["bid"], line["ask"]) for line in lines]
+    assert [line["bid_size"] for line in busy_lines] == [format(Decimal(f["B"]).normalize(), "f") for f in sent]
+    assert busy_share > 0.3, f"a busy-polling loop used {busy_share:.0%} of a core with nothing to read"
+    assert idle_share < 0.2, f"a sleeping loop used {idle_share:.0%} of a core with nothing to read"

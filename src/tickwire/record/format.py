@@ -42,7 +42,6 @@ __all__ = [
     "STOPPED",
     "SWEEP_TIME",
     "CHUNK_INFO",
-    "columns_format",
     "prefix_bytes",
     "record_prefix",
     "split_prefix",
@@ -74,11 +73,6 @@ def split_prefix(prefix: int) -> tuple[int, int, int]:
 def prefix_bytes(kind: int, venue: int, conn: int) -> bytes:
     """``record_prefix`` as it is written (``<Q``): a frame's prefix is made once per connection."""
     return record_prefix(kind, venue, conn).to_bytes(8, "little")
-
-
-def columns_format(count: int) -> struct.Struct:
-    """The times and payload lengths of a version 2 chunk of ``count`` records."""
-    return struct.Struct(f"<{count}q{count}I")
 
 
 class RecordKind(enum.IntEnum):

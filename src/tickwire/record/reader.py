@@ -27,7 +27,6 @@ from tickwire.record.format import (
     RecordingError,
     RecordingHeader,
     RecordKind,
-    columns_format,
     split_prefix,
 )
 
@@ -136,13 +135,12 @@ _KINDS = {int(kind): kind for kind in RecordKind}
 
 def _unpack(data: bytes, count: int, venues: list[str]) -> list[Record] | None:
     """The ``count`` records of a version 2 chunk (columns); None if they do not fit ``data``."""
-    columns = columns_format(count)
-    payloads_at = 8 * count + columns.size
+    payloads_at = 20 * count
     if payloads_at > len(data):
         return None
     prefixes = struct.unpack_from(f"<{count}Q", data)
-    values = columns.unpack_from(data, 8 * count)
-    times, lengths = values[:count], values[count:]
+    times = struct.unpack_from(f"<{count}q", data, 8 * count)
+    lengths = struct.unpack_from(f"<{count}I", data, 16 * count)
     if payloads_at + sum(lengths) != len(data):
         return None
     records = []

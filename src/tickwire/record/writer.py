@@ -20,6 +20,7 @@ import itertools
 import logging
 import operator
 import os
+import struct
 import threading
 import time
 from pathlib import Path
@@ -41,7 +42,6 @@ from tickwire.record.format import (
     SWEEP_TIME,
     RecordingHeader,
     RecordKind,
-    columns_format,
     prefix_bytes,
 )
 
@@ -85,14 +85,39 @@ class KeptRecords:
         self.times: list[int] = []
         self.payloads: list[bytes] = []
 
-    def take(self, into: KeptRecords) -> int:
-        """Move the records appended so far to the end of ``into``; how many."""
+    def take(self) -> tuple[list[bytes], list[int], list[bytes]]:
+        """Remove the records appended so far and return them (prefixes, times, payloads)."""
         count = len(self.payloads)  # appended last: the other lists hold at least as many
-        if count:
-            for source, target in zip((self.prefixes, self.times, self.payloads), (into.prefixes, into.times, into.payloads)):
-                target += source[:count]
-                del source[:count]
-        return count
+        taken = self.prefixes[:count], self.times[:count], self.payloads[:count]
+        for column in (self.prefixes, self.times, self.payloads):
+            del column[:count]
+        return taken
+
+
+class _Chunk:
+    """The next chunk, built from whole takes (the writer thread's side): each column's parts,
+    already packed, so a taken frame is released right after it is copied."""
+
+    __slots__ = ("prefixes", "times", "lengths", "payloads", "count", "size")
+
+    def __init__(self) -> None:
+        self.prefixes: list[bytes] = []
+        self.times: list[bytes] = []
+        self.lengths: list[bytes] = []
+        self.payloads: list[bytes] = []
+        self.count = 0
+        self.size = 0
+
+    def add(self, prefixes: list[bytes], times: list[int], lengths: list[int], payloads: list[bytes]) -> None:
+        count = len(payloads)
+        self.prefixes.append(b"".join(prefixes))
+        self.times.append(struct.pack(f"<{count}q", *times))
+        self.lengths.append(struct.pack(f"<{count}I", *lengths))
+        self.payloads.append(b"".join(payloads))
+        self.count += count
+
+    def content(self) -> bytes:
+        return b"".join([*self.prefixes, *self.times, *self.lengths, *self.payloads])
 
 
 class Recorder:
@@ -184,47 +209,55 @@ class Recorder:
     def _write_chunks(self) -> None:
         settings = self.settings
         compressor = zstandard.ZstdCompressor(level=settings.level, write_checksum=True, write_content_size=True)
-        held = KeptRecords()  # taken from the event loop, not yet written
-        ends: list[int] = []  # where each held record ends in a chunk that begins with the first
-        held_since = 0.0  # when the oldest of them was taken
+        chunk = _Chunk()
+        chunk_since = 0.0  # when its first records were taken
         stopping = False
         while not stopping:
             stopping = self._stopping.wait(TAKE_SECONDS)
-            taken = self.kept.take(held)
-            if taken:
-                if not ends:
-                    held_since = time.monotonic()
-                sizes = map(operator.add, map(len, held.payloads[-taken:]), itertools.repeat(RECORD_OVERHEAD))
-                ends += itertools.accumulate(sizes, initial=ends[-1] if ends else 0)
-                del ends[-taken - 1]  # the initial value
-            due = stopping or time.monotonic() - held_since >= settings.flush_seconds
-            while ends and (due or ends[-1] >= settings.chunk_bytes):
-                count = max(1, bisect.bisect_right(ends, settings.chunk_bytes))  # a larger record alone
-                self._write_records(compressor, held, count)
-                written = ends[count - 1]
-                ends = list(map(operator.sub, ends[count:], itertools.repeat(written)))
+            prefixes, times, payloads = self.kept.take()
+            if payloads:
+                if not chunk.count:
+                    chunk_since = time.monotonic()
+                chunk = self._add_to_chunks(compressor, chunk, prefixes, times, payloads)
+            if chunk.count and (stopping or time.monotonic() - chunk_since >= settings.flush_seconds):
+                chunk = self._write(compressor, chunk)
         try:
             self._close_file()
         except OSError as exc:
             self.error = self.error or f"{type(exc).__name__}: {exc}"
 
-    def _write_records(self, compressor: zstandard.ZstdCompressor, held: KeptRecords, count: int) -> None:
-        """Write the first ``count`` held records as one chunk."""
-        prefixes = held.prefixes[:count]
-        times = held.times[:count]
-        payloads = held.payloads[:count]
-        for column in (held.prefixes, held.times, held.payloads):
-            del column[:count]
-        self.records += count
-        if self.error:
-            return
-        prefixes.append(columns_format(count).pack(*times, *map(len, payloads)))
-        prefixes += payloads
-        try:
-            self._write_chunk(compressor, b"".join(prefixes), count)
-        except OSError as exc:
-            self.error = f"{type(exc).__name__}: {exc}"
-            log.error("recording stopped: %s", self.error)
+    def _add_to_chunks(
+        self, compressor: zstandard.ZstdCompressor, chunk: _Chunk,
+        prefixes: list[bytes], times: list[int], payloads: list[bytes],
+    ) -> _Chunk:
+        """Add taken records to ``chunk``, writing every chunk they fill (at most ``chunk_bytes``;
+        a larger record is a chunk of its own); the chunk to go on with."""
+        chunk_bytes = self.settings.chunk_bytes
+        lengths = list(map(len, payloads))
+        ends = list(itertools.accumulate(map(operator.add, lengths, itertools.repeat(RECORD_OVERHEAD))))
+        first = added = 0  # records first.. still to add; bytes of those before
+        while first < len(ends):
+            last = bisect.bisect_right(ends, added + chunk_bytes - chunk.size, first)
+            if last == first:  # the next record does not fit
+                if chunk.count:
+                    chunk = self._write(compressor, chunk)
+                    continue
+                last = first + 1
+            chunk.add(prefixes[first:last], times[first:last], lengths[first:last], payloads[first:last])
+            chunk.size += ends[last - 1] - added
+            first, added = last, ends[last - 1]
+        return chunk
+
+    def _write(self, compressor: zstandard.ZstdCompressor, chunk: _Chunk) -> _Chunk:
+        """Write ``chunk``; a new empty one."""
+        self.records += chunk.count
+        if not self.error:
+            try:
+                self._write_chunk(compressor, chunk.content(), chunk.count)
+            except OSError as exc:
+                self.error = f"{type(exc).__name__}: {exc}"
+                log.error("recording stopped: %s", self.error)
+        return _Chunk()
 
     def _write_chunk(self, compressor: zstandard.ZstdCompressor, records: bytes, count: int) -> None:
         settings = self.settings

@@ -5,10 +5,12 @@ Per record, the event loop only appends the record's prefix (kind, venue, connec
 and its payload to three lists (``Recorder.kept``); a frame's payload is the ``bytes`` object the
 transport hands over, not copied. The writer thread takes what the lists hold every
 ``TAKE_SECONDS`` (list slicing is atomic under the GIL and the event loop only appends, payload
-last), and once it holds ``chunk_bytes`` of records, or a record has waited ``flush_seconds``, or
-at ``close``, packs them into one chunk (one ``Struct.pack`` for the times and lengths, one ``join``), compresses it
-into one zstd frame and writes it with one ``write`` call. A crash therefore loses at most the
-records not yet in a written chunk; ``close`` waits for the writer and fsyncs.
+last) and packs each take into the next chunk's columns at once (``struct.pack`` of the times and
+of the lengths, a ``join`` of the prefixes and of the payloads), which releases the taken frames.
+A chunk is compressed into one zstd frame and written with one ``write`` call once it holds
+``chunk_bytes`` of records, once its first record has waited ``flush_seconds``, and at ``close``.
+A crash therefore loses at most the records not yet in a written chunk; ``close`` waits for the
+writer and fsyncs.
 """
 
 from __future__ import annotations
@@ -108,8 +110,9 @@ class _Chunk:
         self.count = 0
         self.size = 0
 
-    def add(self, prefixes: list[bytes], times: list[int], lengths: list[int], payloads: list[bytes]) -> None:
+    def add(self, prefixes: list[bytes], times: list[int], lengths: list[int], payloads: list[bytes], size: int) -> None:
         count = len(payloads)
+        self.size += size
         self.prefixes.append(b"".join(prefixes))
         self.times.append(struct.pack(f"<{count}q", *times))
         self.lengths.append(struct.pack(f"<{count}I", *lengths))
@@ -243,8 +246,8 @@ class Recorder:
                     chunk = self._write(compressor, chunk)
                     continue
                 last = first + 1
-            chunk.add(prefixes[first:last], times[first:last], lengths[first:last], payloads[first:last])
-            chunk.size += ends[last - 1] - added
+            chunk.add(prefixes[first:last], times[first:last], lengths[first:last], payloads[first:last],
+                      ends[last - 1] - added)
             first, added = last, ends[last - 1]
         return chunk
 

@@ -375,7 +375,7 @@ async def _run(args: argparse.Namespace) -> int:
     config = load_config(args.config, overrides_from(args))
     if config.role != "all":
         return await _run_node(args, config)
-    recorder = _recorder(config)
+    recorder = _recorder(config, args)
     engine = Engine(config, recorder=recorder, timed=config.metrics is not None)
     return await _serve_and_run(engine, config, args.duration)
 
@@ -390,7 +390,7 @@ async def _run_node(args: argparse.Namespace, config: Config) -> int:
 
     node: IngestNode | AggregateNode
     if config.role == "ingest":
-        node = IngestNode(config, recorder=_recorder(config))
+        node = IngestNode(config, recorder=_recorder(config, args))
     elif config.record.directory is not None:
         raise ValueError("--record needs venue connections: role all or ingest")
     elif config.transport.busy_poll:
@@ -431,7 +431,7 @@ async def _metrics_server(
     return server
 
 
-def _recorder(config: Config) -> Recorder | None:
+def _recorder(config: Config, args: argparse.Namespace) -> Recorder | None:
     record = config.record
     if record.directory is None:
         return None
@@ -444,6 +444,7 @@ def _recorder(config: Config) -> Recorder | None:
         chunk_bytes=record.chunk_kb * 1024,
         flush_seconds=record.flush_seconds,
         level=record.level,
+        writer_cpus=getattr(args, "writer_cpus", frozenset()),
     )
     try:
         return Recorder(settings, config)
@@ -522,7 +523,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             if config.process.pin is not None:
                 from tickwire.affinity import cpu_plan
 
-                os.sched_setaffinity(0, cpu_plan(config.process.pin, 1, os.sched_getaffinity(0)))
+                allowed = os.sched_getaffinity(0)
+                (cpu,) = cpu_plan(config.process.pin, 1, allowed)
+                os.sched_setaffinity(0, {cpu})
+                args.writer_cpus = frozenset(allowed - {cpu})  # where a recording's writer goes
             return _run_loop(lambda: _run(args))
         if args.command == "top":
             from tickwire.top import run_top

@@ -3,7 +3,10 @@ a file cut or damaged anywhere reads back up to its last whole chunk and says wh
 
 from __future__ import annotations
 
+import os
 import struct
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -257,3 +260,25 @@ def test_a_version_1_recording_still_reads(tmp_path: Path) -> None:
     assert recording.header.version == 1
     assert list(recording.records()) == expected
     assert recording.torn == ""
+
+
+def allowed_cpus_of_thread(native_id: int) -> str:
+    status = Path(f"/proc/self/task/{native_id}/status").read_text()
+    return next(line.split()[1] for line in status.splitlines() if line.startswith("Cpus_allowed_list:"))
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs to move the writer to one")
+def test_the_writer_thread_runs_on_the_cpus_it_is_given_and_the_caller_stays_where_it_was(tmp_path: Path) -> None:
+    before = os.sched_getaffinity(0)
+    cpu = max(before)
+    rec = recorder(tmp_path, writer_cpus=frozenset({cpu}))
+    try:
+        (writer,) = [t for t in threading.enumerate() if t.name == "tickwire-recorder"]
+        assert writer.native_id is not None
+        deadline = time.monotonic() + 5
+        while allowed_cpus_of_thread(writer.native_id) != str(cpu) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert allowed_cpus_of_thread(writer.native_id) == str(cpu)
+        assert os.sched_getaffinity(0) == before
+    finally:
+        rec.close()

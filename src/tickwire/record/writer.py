@@ -65,7 +65,8 @@ class RecordSettings(msgspec.Struct, frozen=True, kw_only=True):
     ``<UTC start of the run, to the ms>-<n>.twr.zst``; a file is closed once it holds ``rotate_bytes``
     (compressed) or is ``rotate_seconds`` old. ``chunk_bytes`` is the most a chunk holds before
     compression (unless one record is larger); ``flush_seconds`` the longest a record waits
-    before its chunk is written."""
+    before its chunk is written; ``writer_cpus``, if any, the CPUs the writer thread runs on
+    (the others of a pinned process, so that packing and compression leave its core alone)."""
 
     directory: str
     rotate_bytes: int = 256 * 1024 * 1024
@@ -73,6 +74,7 @@ class RecordSettings(msgspec.Struct, frozen=True, kw_only=True):
     chunk_bytes: int = 1024 * 1024
     flush_seconds: float = 1.0
     level: int = 3
+    writer_cpus: frozenset[int] = frozenset()
 
 
 class KeptRecords:
@@ -211,6 +213,11 @@ class Recorder:
 
     def _write_chunks(self) -> None:
         settings = self.settings
+        if settings.writer_cpus:
+            try:
+                os.sched_setaffinity(0, settings.writer_cpus)  # this thread only
+            except OSError as exc:
+                log.warning("recording thread stays on the process's CPUs: %s", exc)
         compressor = zstandard.ZstdCompressor(level=settings.level, write_checksum=True, write_content_size=True)
         chunk = _Chunk()
         chunk_since = 0.0  # when its first records were taken

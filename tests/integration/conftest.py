@@ -142,3 +142,25 @@ async def run_one_venue(
         lines = await (tickwire.price_lines(count) if prices_only else tickwire.lines(count))
         status = await tickwire.stop()
         return lines, status, await tickwire.stderr(), simulator.stats_for(venue)
+
+
+def run_quiet_venue(
+    venue: str, symbol: str, silence_timeout: float, duration: float
+) -> tuple[dict[str, Any], int, str, Any]:
+    """``tickwire run`` on ``venue`` against a simulated market of ``symbol`` that sends its book
+    and then no data (only what the venue sends to keep a connection up), with
+    ``--silence-timeout`` and ``--duration``: the first line, the exit status, stderr and the
+    simulator's stats of the venue."""
+
+    async def scenario() -> tuple[dict[str, Any], int, str, Any]:
+        async with Simulator(venues=[venue], symbols=[symbol], rate=0) as simulator:
+            tickwire = await start_tickwire(
+                "run", "--venues", venue, "--symbols", symbol,
+                "--endpoint", f"{venue}={simulator.endpoint(venue)}",
+                "--silence-timeout", f"{silence_timeout:g}", "--duration", f"{duration:g}",
+            )
+            first = await tickwire.line()
+            status = await asyncio.wait_for(tickwire.process.wait(), duration + 10)
+            return first, status, await tickwire.stderr(), simulator.stats_for(venue)
+
+    return run_async(scenario())

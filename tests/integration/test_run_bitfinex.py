@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import json
 import re
@@ -14,7 +13,7 @@ from tickwire.sim.bitfinex import info_event
 from tickwire.sim.levels import level_changes
 from tickwire.sim.market import MarketQuote
 
-from .conftest import eventually, run_async, run_one_venue, start_tickwire
+from .conftest import eventually, run_async, run_one_venue, run_quiet_venue, start_tickwire
 from .market_mirror import Touch, assert_lines_follow, published_count, venue_touches
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "bitfinex"
@@ -119,18 +118,7 @@ def test_a_restart_info_makes_tickwire_reconnect_and_resubscribe():
 
 
 def test_a_quiet_connection_stays_up():
-    async def scenario():
-        async with Simulator(venues=["bitfinex"], symbols=["BTC-USD"], rate=0) as simulator:
-            tickwire = await start_tickwire(
-                "run", "--venues", "bitfinex", "--symbols", "BTC-USD",
-                "--endpoint", f"bitfinex={simulator.endpoint('bitfinex')}",
-                "--silence-timeout", "1.4", "--duration", "3",
-            )
-            book = await tickwire.line()
-            status = await asyncio.wait_for(tickwire.process.wait(), 10)
-            return book, status, await tickwire.stderr(), simulator.stats_for("bitfinex")
-
-    book, status, stderr, stats = run_async(scenario())
+    book, status, stderr, stats = run_quiet_venue("bitfinex", "BTC-USD", silence_timeout=1.4, duration=3)
     assert status == 0 and book["n_venues"] == 1
     assert stats.connections_accepted == 1
     assert "no frame for" not in stderr

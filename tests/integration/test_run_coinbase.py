@@ -11,7 +11,7 @@ import msgspec
 from tickwire.sim import Simulator
 from tickwire.sim.coinbase import CoinbaseSimVenue
 
-from .conftest import Touch, line_touch, record_rendered_touches, run_async, start_tickwire
+from .conftest import Touch, line_touch, record_rendered_touches, run_async, run_quiet_venue, start_tickwire
 
 TICKER_FIXTURE = Path(__file__).parent.parent / "fixtures" / "coinbase" / "ticker.jsonl"
 PRODUCTS = "BTC-USD,ETH-USD"
@@ -94,17 +94,7 @@ def test_heartbeats_keep_a_quiet_connection_alive_past_the_silence_timeout(monke
 
     monkeypatch.setattr(CoinbaseSimVenue, "heartbeat", counting_heartbeat)
 
-    async def scenario():
-        async with Simulator(venues=("coinbase",), symbols=["BTC-USD"], rate=0) as simulator:
-            tickwire = await start_tickwire(
-                "run", "--venues", "coinbase", "--symbols", "BTC-USD", "--silence-timeout", "1.5",
-                "--duration", "3.2", "--endpoint", f"coinbase={simulator.endpoint('coinbase')}",
-            )
-            snapshot = await tickwire.line()
-            status = await asyncio.wait_for(tickwire.process.wait(), 10)
-            return snapshot, status, await tickwire.stderr(), simulator.stats
-
-    snapshot, status, stderr, stats = run_async(scenario())
+    snapshot, status, stderr, stats = run_quiet_venue("coinbase", "BTC-USD", silence_timeout=1.5, duration=3.2)
     assert status == 0 and snapshot["symbol"] == "BTC-USD"
     assert len(heartbeats) >= 2
     assert "1 connects, 0 reconnects" in stderr and "dropped frames: none" in stderr

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import gzip
 import json
 import re
@@ -11,7 +10,7 @@ from pathlib import Path
 
 from tickwire.sim import Simulator
 
-from .conftest import run_async, run_one_venue, start_tickwire
+from .conftest import run_async, run_one_venue, run_quiet_venue, start_tickwire
 from .market_mirror import Touch, assert_lines_follow, published_count, units, venue_touches
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "gemini"
@@ -81,18 +80,7 @@ def test_replayed_real_trades_reach_tickwire_as_recorded():
 
 
 def test_heartbeats_keep_a_quiet_connection_up_without_a_client_ping():
-    async def scenario():
-        async with Simulator(venues=["gemini"], symbols=["BTC-USD"], rate=0) as simulator:
-            tickwire = await start_tickwire(
-                "run", "--venues", "gemini", "--symbols", "BTC-USD",
-                "--endpoint", f"gemini={simulator.endpoint('gemini')}",
-                "--silence-timeout", "12", "--duration", "6",
-            )
-            book = await tickwire.line()
-            status = await asyncio.wait_for(tickwire.process.wait(), 15)
-            return book, status, await tickwire.stderr(), simulator.stats_for("gemini")
-
-    book, status, stderr, stats = run_async(scenario())
+    book, status, stderr, stats = run_quiet_venue("gemini", "BTC-USD", silence_timeout=12, duration=6)
     assert status == 0 and book["n_venues"] == 1
     assert stats.connections_accepted == 1 and stats.pongs_received == 0
     summary = re.search(r"gemini: (\d+) frames, \d+ bytes, 1 connects, 0 reconnects", stderr)

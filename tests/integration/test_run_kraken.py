@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 
 import pytest
 
 from tickwire.sim import Simulator
 
-from .conftest import run_async, start_tickwire
+from .conftest import run_async, run_quiet_venue, start_tickwire
 from .market_mirror import assert_lines_follow, venue_touches
 
 SYMBOLS = ["BTC-USD", "ETH-USD"]
@@ -41,18 +40,7 @@ def test_run_prints_the_quotes_the_venue_sent_and_reports_an_unknown_symbol(venu
 
 @pytest.mark.parametrize("venue", ["kraken", "kraken_v1"])
 def test_heartbeats_keep_a_quiet_connection_from_tickwires_silence_timeout(venue):
-    async def scenario():
-        async with Simulator(venues=[venue], symbols=["BTC-USD"], rate=0) as simulator:
-            tickwire = await start_tickwire(
-                "run", "--venues", venue, "--symbols", "BTC-USD",
-                "--endpoint", f"{venue}={simulator.endpoint(venue)}",
-                "--silence-timeout", "1.4", "--duration", "3",
-            )
-            snapshot = await tickwire.line()
-            status = await asyncio.wait_for(tickwire.process.wait(), 10)
-            return snapshot, status, await tickwire.stderr(), simulator.stats_for(venue)
-
-    snapshot, status, stderr, stats = run_async(scenario())
+    snapshot, status, stderr, stats = run_quiet_venue(venue, "BTC-USD", silence_timeout=1.4, duration=3)
     assert status == 0 and snapshot["n_venues"] == 1
     assert stats.connections_accepted == 1
     assert "no frame for" not in stderr

@@ -142,14 +142,12 @@ class _ScaledMemo:
 
     def _miss(self, key):  # type: ignore[no-untyped-def]
         value = self._convert(key)
-        self._store(key, value)
-        return value
-
-    def _store(self, key, value) -> None:  # type: ignore[no-untyped-def]
         memo = self.memo
         if len(memo) >= self.max_entries:
             memo.clear()
         memo[key] = value
+        return value
+
 
 
 class PriceCache(_ScaledMemo):
@@ -194,7 +192,10 @@ class TextCache(_ScaledMemo):
 
     def remember(self, value: int, text: str) -> None:
         """Store ``text`` as the format of ``value`` (the caller guarantees it is exact)."""
-        self._store(value, text)
+        memo = self.memo
+        if len(memo) >= self.max_entries:
+            memo.clear()
+        memo[value] = text
 
 
 _TEXT_CACHES: dict[int, TextCache] = {}

@@ -455,8 +455,6 @@ def _recorder(config: Config, args: argparse.Namespace) -> Recorder | None:
 def _run_workers(args: argparse.Namespace, config: Config) -> int:
     if config.record.directory is not None:
         raise ValueError("--record records in one process: leave out --workers")
-    if config.transport.busy_poll:
-        raise ValueError("--busy-poll keeps one process polling: leave out --workers")
     from tickwire.workers import run_workers
 
     return run_workers(config, args.duration)

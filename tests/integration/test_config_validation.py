@@ -96,7 +96,6 @@ def test_a_bad_config_file_is_one_line_exit_2_and_no_connection(tmp_path: Path, 
         (["--venues", "binance,nasdaq"], "unknown venue 'nasdaq'"),
         (["--ca-file", "/nonexistent/ca.pem"], "transport.ca_file: cannot read"),
         (["--sink", "kafka"], "unknown sink 'kafka'"),
-        (["--venues", "binance,okx", "--busy-poll", "--workers", "2"], "--busy-poll keeps one process polling: leave out --workers"),
     ],
 )
 def test_bad_flags_are_refused_before_connecting(listener, flags, complaint):

@@ -46,8 +46,8 @@ def record_snapshots(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[MarketQu
     return snapshots
 
 
-@pytest.mark.parametrize("workers", ["0", "2"])
-def test_every_venues_quotes_arrive_with_the_prices_the_simulator_sent(monkeypatch, workers):
+@pytest.mark.parametrize("flags", [("--workers", "0"), ("--workers", "2"), ("--workers", "2", "--busy-poll")])
+def test_every_venues_quotes_arrive_with_the_prices_the_simulator_sent(monkeypatch, flags):
     rendered = {name: record_rendered_touches(monkeypatch, SIM_VENUES[name]) for name in VENUES}
     snapshots = record_snapshots(monkeypatch)
     shared_before = shared_memory_names()
@@ -56,8 +56,7 @@ def test_every_venues_quotes_arrive_with_the_prices_the_simulator_sent(monkeypat
         async with Simulator(venues=VENUES, symbols=SYMBOLS, rate=40, channels=["bbo"], seed=5) as simulator:
             endpoints = [f"--endpoint={name}={simulator.endpoint(name)}" for name in VENUES]
             tickwire = await start_tickwire(
-                "run", "--venues", ",".join(VENUES), "--symbols", ",".join(SYMBOLS), *endpoints,
-                "--workers", workers,
+                "run", "--venues", ",".join(VENUES), "--symbols", ",".join(SYMBOLS), *endpoints, *flags,
             )
             lines = []
             while {v for line in lines for v in line["used"]} != set(VENUES) or len(lines) < 200:
@@ -88,7 +87,7 @@ def test_every_venues_quotes_arrive_with_the_prices_the_simulator_sent(monkeypat
         assert (line["symbol"], units(line["bid"]), units(line["ask"])) in sent[line["venue"]]
     assert {line["venue"] for line in lines} == set(VENUES)
     assert {line["symbol"] for line in lines} == set(SYMBOLS)
-    if workers != "0":
+    if flags[1] != "0":
         worker_lines = re.findall(r"worker \d \((.*)\): pid \d+, (\d+) records, (\d+) dropped "
                                   r"\(ring full\), (\d+) torn reads retried, exit status (\S+)", stderr)
         assert sorted(v for venues, *_ in worker_lines for v in venues.split(", ")) == sorted(VENUES)

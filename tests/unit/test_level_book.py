@@ -85,3 +85,34 @@ def test_a_phantom_level_outside_the_window_never_comes_back_as_best():
 def test_a_depth_below_one_is_refused():
     with pytest.raises(ValueError, match="at least 1"):
         LevelBook(0)
+
+
+LEVEL_BATCHES = st.lists(
+    st.tuples(
+        st.dictionaries(st.integers(1, 40), st.sampled_from([0, 0, 1, 2, 7]), max_size=8),
+        st.dictionaries(st.integers(1, 40), st.sampled_from([0, 0, 1, 2, 7]), max_size=8),
+    ),
+    max_size=60,
+)
+
+
+@given(LEVEL_BATCHES, st.sampled_from([None, 3]))
+def test_a_batch_of_changes_leaves_the_book_as_the_same_changes_made_one_by_one(batches, depth):
+    batched, one_by_one = LevelBook(depth), LevelBook(depth)
+    for bids, asks in batches:
+        batched.apply(bids, asks)
+        for price, size in bids.items():
+            one_by_one.set_bid(price, size)
+        for price, size in asks.items():
+            one_by_one.set_ask(price, size)
+        assert batched.top() == one_by_one.top()
+        assert (batched.bids, batched.asks) == (one_by_one.bids, one_by_one.asks)
+
+
+def test_a_snapshot_replaces_the_whole_book():
+    book = LevelBook()
+    book.apply({10: 1, 11: 2}, {12: 3})
+    book.replace({5: 4}, {}, 5, 0)
+    assert book.top() == (5, 4, 0, 0)
+    book.apply({}, {6: 1})
+    assert book.top() == (5, 4, 6, 1)

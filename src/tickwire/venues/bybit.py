@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Literal, Sequence
 
 import msgspec
 
+from tickwire.book import LevelBook
 from tickwire.fixedpoint import format_scaled
 from tickwire.instruments import Instrument
 from tickwire.model import BUY, SELL, Event, Quote, Ticker, Trade
@@ -167,46 +168,6 @@ def trade_id(text: str) -> int:
     return -1
 
 
-class _Book:
-    """One orderbook topic: price -> size per side, the best prices (0: side empty), last ``u``."""
-
-    __slots__ = ("bids", "asks", "best_bid", "best_ask", "last_u")
-
-    def __init__(self) -> None:
-        self.bids: dict[int, int] = {}
-        self.asks: dict[int, int] = {}
-        self.best_bid = self.best_ask = self.last_u = 0
-
-    def top(self) -> tuple[int, int, int, int]:
-        return (
-            self.best_bid,
-            self.bids.get(self.best_bid, 0),
-            self.best_ask,
-            self.asks.get(self.best_ask, 0),
-        )
-
-    def update(self, bids: dict[int, int], asks: dict[int, int]) -> None:
-        """Apply a delta: size 0 deletes the level, any other size sets it."""
-        levels, best, lost_best = self.bids, self.best_bid, False
-        for price, size in bids.items():
-            if size:
-                levels[price] = size
-                if price > best:
-                    best = price
-            elif levels.pop(price, None) is not None and price == best:
-                lost_best = True
-        self.best_bid = (max(levels) if levels else 0) if lost_best else best
-        levels, best, lost_best = self.asks, self.best_ask, False
-        for price, size in asks.items():
-            if size:
-                levels[price] = size
-                if not best or price < best:
-                    best = price
-            elif levels.pop(price, None) is not None and price == best:
-                lost_best = True
-        self.best_ask = (min(levels) if levels else 0) if lost_best else best
-
-
 class BybitSpot(AdapterBase):
     """Bybit spot adapter: subscribe requests, the ping rule and the frame decoder.
 
@@ -239,7 +200,8 @@ class BybitSpot(AdapterBase):
                 f"{self.name}: {len(self.topics)} topics exceed Bybit's {MAX_ARGS_CHARS} characters "
                 "per connection; split the instruments"
             )
-        self._books: dict[str, _Book] = {}
+        self._books: dict[str, LevelBook] = {}  # per orderbook topic, since its snapshot
+        self._book_u: dict[str, int] = {}  # the last ``u`` applied to each of them
         self._next_request_id = 1
         self._pending: dict[str, list[str]] = {}
         self.subscribed: set[str] = set()
@@ -276,6 +238,7 @@ class BybitSpot(AdapterBase):
         self._pending.clear()
         self.subscribed.clear()
         self._books.clear()
+        self._book_u.clear()
         self._reconnect_requested = False
         for state in self._symbols.values():
             state.reset(unseen=0)
@@ -377,7 +340,8 @@ class BybitSpot(AdapterBase):
             return NO_EVENTS
         u = data.u
         book = self._books.get(topic)
-        if book is not None and u > book.last_u + 1:
+        last_u = self._book_u.get(topic, 0)
+        if book is not None and u > last_u + 1:
             self.stats.sequence_gaps += 1
             del self._books[topic]
             book = None
@@ -385,13 +349,13 @@ class BybitSpot(AdapterBase):
         if book is None:  # no snapshot on this connection, or none since a gap
             self.stats.error("stale_update", f"{topic} delta u={u} without a current snapshot")
             return NO_EVENTS
-        if u <= book.last_u:
-            self.stats.error("stale_update", f"{topic} delta u={u} after {book.last_u}")
+        if u <= last_u:
+            self.stats.error("stale_update", f"{topic} delta u={u} after {last_u}")
             return NO_EVENTS
         bids, asks = self._levels(state, data)
         before = book.top()
-        book.update(bids, asks)
-        book.last_u = u
+        book.apply(bids, asks)
+        self._book_u[topic] = u
         top = book.top()
         if top == before:
             return NO_EVENTS  # a change below the top of the book
@@ -429,14 +393,16 @@ class BybitSpot(AdapterBase):
         u = data.u
         book = self._books.get(topic)
         if book is None:
-            book = self._books[topic] = _Book()
+            book = self._books[topic] = LevelBook()
         elif u != 1:  # u == 1: the service restarted and a new sequence begins
-            if u < book.last_u:
-                self.stats.error("stale_update", f"{topic} snapshot u={u} after {book.last_u}")
+            last_u = self._book_u[topic]
+            if u < last_u:
+                self.stats.error("stale_update", f"{topic} snapshot u={u} after {last_u}")
                 return NO_EVENTS
-            if u > book.last_u + 1:
+            if u > last_u + 1:
                 self.stats.sequence_gaps += 1
-        book.bids, book.asks, book.best_bid, book.best_ask, book.last_u = bids, asks, bid, ask, u
+        book.replace(bids, asks, bid, ask)
+        self._book_u[topic] = u
         exchange_ns = (msg.cts or msg.ts) * MS
         seq = data.seq
         if 0 < bid < ask and bid_size > 0 and ask_size > 0 and seq >= state.last_update_id:

@@ -164,3 +164,33 @@ def run_quiet_venue(
             return first, status, await tickwire.stderr(), simulator.stats_for(venue)
 
     return run_async(scenario())
+
+
+def run_replay(
+    venue: str,
+    recording: str | os.PathLike[str],
+    symbols: Sequence[str],
+    count: int,
+    *flags: str,
+    speed: float | None = None,
+    prices_only: bool = False,
+    until_replayed: bool = False,
+) -> tuple[list[dict[str, Any]], int, str]:
+    """``tickwire run`` on ``venue`` for ``symbols`` (and ``flags``) against the simulator
+    replaying ``recording`` (``speed`` messages/s; as fast as read if None), until ``count`` lines
+    (price lines only, or any) and, with ``until_replayed``, the end of the replay; the lines, the
+    exit status and stderr."""
+
+    async def scenario() -> tuple[list[dict[str, Any]], int, str]:
+        async with Simulator(venues=[venue], symbols=symbols, replay=recording, replay_speed=speed) as simulator:
+            tickwire = await start_tickwire(
+                "run", "--venues", venue, "--symbols", ",".join(symbols),
+                "--endpoint", f"{venue}={simulator.endpoint(venue)}", *flags,
+            )
+            lines = await (tickwire.price_lines(count) if prices_only else tickwire.lines(count))
+            if until_replayed:
+                await simulator.wait_replay_done()
+            status = await tickwire.stop()
+            return lines, status, await tickwire.stderr()
+
+    return run_async(scenario())

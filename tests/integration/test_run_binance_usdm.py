@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tickwire.sim import Simulator
 
-from .conftest import run_async, start_tickwire
+from .conftest import run_async, run_replay, start_tickwire
 from .test_sim_server import connect, eventually
 
 
@@ -134,19 +134,6 @@ def test_run_prints_the_recorded_book_tickers_replayed(fixtures_dir):
             if not expected or expected[-1] != quote:
                 expected.append(quote)
 
-    async def scenario():
-        async with Simulator(venues=["binance_usdm"], symbols=["SUSHI-USDT-PERP"],
-                             replay=recording) as sim:
-            tickwire = await start_tickwire(
-                "run", "--venues", "binance_usdm", "--symbols", "SUSHI-USDT-PERP",
-                "--endpoint", f"binance_usdm={sim.endpoint('binance_usdm')}",
-            )
-            lines = await tickwire.lines(len(expected))
-            await tickwire.stop()
-            return lines
-
-    printed = [
-        tuple(Decimal(line[key]) for key in ("bid", "bid_size", "ask", "ask_size"))
-        for line in run_async(scenario())
-    ]
-    assert printed == expected
+    lines, status, _ = run_replay("binance_usdm", recording, ["SUSHI-USDT-PERP"], len(expected))
+    printed = [tuple(Decimal(line[key]) for key in ("bid", "bid_size", "ask", "ask_size")) for line in lines]
+    assert (printed, status) == (expected, 0)

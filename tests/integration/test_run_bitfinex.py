@@ -13,7 +13,7 @@ from tickwire.sim.bitfinex import info_event
 from tickwire.sim.levels import level_changes
 from tickwire.sim.market import MarketQuote
 
-from .conftest import eventually, run_async, run_one_venue, run_quiet_venue, start_tickwire
+from .conftest import eventually, run_async, run_one_venue, run_quiet_venue, run_replay, start_tickwire
 from .market_mirror import Touch, assert_lines_follow, published_count, venue_touches
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "bitfinex"
@@ -61,17 +61,9 @@ def test_the_recorded_tickers_replay_through_tickwire_to_their_best_bid_offers(t
             # sizes carry a double's noise past the 8 decimals of an amount, and are rounded
             sent.setdefault("DOG-USD", []).append(tuple(int(round(x, 8).scaleb(8)) for x in (bid, bid_size, ask, ask_size)))
 
-    async def scenario():
-        async with Simulator(venues=["bitfinex"], replay=recording, replay_speed=1000) as simulator:
-            tickwire = await start_tickwire(
-                "run", "--venues", "bitfinex", "--symbols", "DOG-USD", "--channels", "ticker",
-                "--endpoint", f"bitfinex={simulator.endpoint('bitfinex')}",
-            )
-            lines = await tickwire.price_lines(published_count(sent))
-            status = await tickwire.stop()
-            return lines, status
-
-    lines, status = run_async(scenario())
+    lines, status, _ = run_replay(
+        "bitfinex", recording, ["DOG-USD"], published_count(sent), "--channels", "ticker", speed=1000, prices_only=True
+    )
     assert status == 0
     assert_lines_follow(lines, sent, "bitfinex")  # and all of them: as many lines as changes
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from tickwire.sim import Simulator
 from tickwire.sim.bitstamp import BitstampSession, BitstampSimVenue
 
-from .conftest import line_touch, record_rendered_touches, run_async, start_tickwire
+from .conftest import line_touch, record_rendered_touches, run_async, run_replay, start_tickwire
 
 TRADES_FIXTURE = Path(__file__).parent.parent / "fixtures" / "bitstamp" / "live_trades.jsonl"
 PAIRS = "BTC-USD,ETH-USD"
@@ -41,18 +41,7 @@ def test_every_book_the_venue_sends_becomes_one_consolidated_line(monkeypatch):
 def test_replayed_real_trades_reach_tickwire_as_recorded():
     recorded = [json.loads(line)["data"] for line in TRADES_FIXTURE.read_bytes().splitlines()]
 
-    async def scenario():
-        async with Simulator(venues=("bitstamp",), replay=TRADES_FIXTURE,
-                             replay_speed=500) as simulator:
-            tickwire = await start_tickwire(
-                "run", "--venues", "bitstamp", "--symbols", "ETH-USD", "--channels", "trades",
-                "--endpoint", f"bitstamp={simulator.endpoint('bitstamp')}",
-            )
-            lines = await tickwire.lines(len(recorded))
-            status = await tickwire.stop()
-            return lines, status
-
-    lines, status = run_async(scenario())
+    lines, status, _ = run_replay("bitstamp", TRADES_FIXTURE, ["ETH-USD"], len(recorded), "--channels", "trades", speed=500)
     assert status == 0
     assert [
         (line["type"], line["trade_id"], Decimal(line["price"]), Decimal(line["size"]),

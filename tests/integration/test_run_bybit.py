@@ -20,7 +20,7 @@ from tickwire.transport.session import SessionSettings, VenueSession
 from tickwire.venues.base import Channel
 from tickwire.venues.bybit import BybitLinear, BybitSpot
 
-from .conftest import run_async, start_tickwire
+from .conftest import run_async, run_replay, start_tickwire
 from .test_sim_server import connect, eventually
 
 BBO_FIELDS = ("bid1Price", "bid1Size", "ask1Price", "ask1Size")
@@ -148,19 +148,10 @@ def test_run_prints_the_quotes_of_recorded_linear_tickers_replayed(fixtures_dir)
             if not expected or expected[-1] != quote:
                 expected.append(quote)
 
-    async def scenario():
-        async with Simulator(venues=["bybit_linear"], symbols=["BTC-USDT-PERP"],
-                             replay=recording) as sim:
-            tickwire = await start_tickwire(
-                "run", "--venues", "bybit_linear", "--symbols", "BTC-USDT-PERP",
-                "--channels", "ticker",
-                "--endpoint", f"bybit_linear={sim.endpoint('bybit_linear')}",
-            )
-            lines = await tickwire.price_lines(len(expected))
-            await tickwire.stop()
-            return lines
-
-    assert [line_quote(line) for line in run_async(scenario())] == expected
+    lines, status, _ = run_replay(
+        "bybit_linear", recording, ["BTC-USDT-PERP"], len(expected), "--channels", "ticker", prices_only=True
+    )
+    assert ([line_quote(line) for line in lines], status) == (expected, 0)
 
 
 class _PingingSpot(BybitSpot):

@@ -11,7 +11,7 @@ import msgspec
 from tickwire.sim import Simulator
 from tickwire.sim.coinbase import CoinbaseSimVenue
 
-from .conftest import Touch, line_touch, record_rendered_touches, run_async, run_quiet_venue, start_tickwire
+from .conftest import Touch, line_touch, record_rendered_touches, run_async, run_quiet_venue, run_replay, start_tickwire
 
 TICKER_FIXTURE = Path(__file__).parent.parent / "fixtures" / "coinbase" / "ticker.jsonl"
 PRODUCTS = "BTC-USD,ETH-USD"
@@ -66,19 +66,9 @@ def test_a_replayed_real_recording_reaches_tickwire_renumbered_and_gapless():
                 expected.append(touch)
                 last_touch[touch[0]] = touch
 
-    async def scenario():
-        async with Simulator(venues=("coinbase",), replay=TICKER_FIXTURE,
-                             replay_speed=2000) as simulator:
-            tickwire = await start_tickwire(
-                "run", "--venues", "coinbase", "--symbols", PRODUCTS,
-                "--endpoint", f"coinbase={simulator.endpoint('coinbase')}",
-            )
-            lines = await tickwire.lines(len(expected))
-            await simulator.wait_replay_done()
-            status = await tickwire.stop()
-            return lines, status, await tickwire.stderr()
-
-    lines, status, stderr = run_async(scenario())
+    lines, status, stderr = run_replay(
+        "coinbase", TICKER_FIXTURE, PRODUCTS.split(","), len(expected), speed=2000, until_replayed=True
+    )
     assert status == 0
     assert [line_touch(line) for line in lines] == expected
     assert "dropped frames: none" in stderr

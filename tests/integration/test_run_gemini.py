@@ -8,9 +8,7 @@ import re
 from decimal import Decimal
 from pathlib import Path
 
-from tickwire.sim import Simulator
-
-from .conftest import run_async, run_one_venue, run_quiet_venue, start_tickwire
+from .conftest import run_async, run_one_venue, run_quiet_venue, run_replay
 from .market_mirror import Touch, assert_lines_follow, published_count, units, venue_touches
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "gemini"
@@ -39,17 +37,9 @@ def test_the_recorded_books_replay_through_tickwire_to_their_top_levels(tmp_path
             (bid, bid_size), (ask, ask_size) = book["top_bids"][0], book["top_asks"][0]
             sent.setdefault(symbol, []).append((units(bid), units(bid_size), units(ask), units(ask_size)))
 
-    async def scenario():
-        async with Simulator(venues=["gemini"], replay=recording, replay_speed=1000) as simulator:
-            tickwire = await start_tickwire(
-                "run", "--venues", "gemini", "--symbols", ",".join(symbols.values()),
-                "--endpoint", f"gemini={simulator.endpoint('gemini')}",
-            )
-            lines = await tickwire.price_lines(published_count(sent))
-            status = await tickwire.stop()
-            return lines, status
-
-    lines, status = run_async(scenario())
+    lines, status, _ = run_replay(
+        "gemini", recording, list(symbols.values()), published_count(sent), speed=1000, prices_only=True
+    )
     assert status == 0
     assert_lines_follow(lines, sent, "gemini")  # and all of them: as many lines as changes
 
@@ -58,17 +48,7 @@ def test_replayed_real_trades_reach_tickwire_as_recorded():
     recording = FIXTURES / "trade.jsonl"
     recorded = [json.loads(line) for line in recording.read_bytes().splitlines()]
 
-    async def scenario():
-        async with Simulator(venues=["gemini"], replay=recording, replay_speed=100) as simulator:
-            tickwire = await start_tickwire(
-                "run", "--venues", "gemini", "--symbols", "BTC-USD", "--channels", "trades",
-                "--endpoint", f"gemini={simulator.endpoint('gemini')}",
-            )
-            lines = await tickwire.lines(len(recorded))
-            status = await tickwire.stop()
-            return lines, status
-
-    lines, status = run_async(scenario())
+    lines, status, _ = run_replay("gemini", recording, ["BTC-USD"], len(recorded), "--channels", "trades", speed=100)
     assert status == 0
     assert [
         (line["type"], line["trade_id"], Decimal(line["price"]), Decimal(line["size"]), line["side"])

@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tickwire.sim import Simulator
-
-from .conftest import run_async, start_tickwire
+from .conftest import run_replay
 from .market_mirror import Touch, assert_lines_follow, published_count, units
 
 RECORDED_TICKERS = Path(__file__).parent.parent / "fixtures" / "kraken" / "ticker.jsonl"
@@ -31,18 +29,8 @@ def recorded_touches() -> dict[str, list[Touch]]:
 def test_the_recorded_v1_tickers_replay_through_tickwire_to_their_best_bid_offers():
     sent = recorded_touches()
 
-    async def scenario():
-        async with Simulator(venues=["kraken_v1"], replay=RECORDED_TICKERS,
-                             replay_speed=300) as simulator:
-            tickwire = await start_tickwire(
-                "run", "--venues", "kraken_v1", "--symbols", ",".join(PAIRS.values()),
-                "--endpoint", f"kraken_v1={simulator.endpoint('kraken_v1')}",
-            )
-            lines = await tickwire.lines(published_count(sent))
-            await simulator.wait_replay_done()
-            status = await tickwire.stop()
-            return lines, status
-
-    lines, status = run_async(scenario())
+    lines, status, _ = run_replay(
+        "kraken_v1", RECORDED_TICKERS, list(PAIRS.values()), published_count(sent), speed=300, until_replayed=True
+    )
     assert status == 0
     assert_lines_follow(lines, sent, "kraken_v1")  # and all of them: as many lines as changes

@@ -15,7 +15,7 @@ from tickwire.instruments import parse_symbol
 from tickwire.sim import Simulator
 from tickwire.sim.okx import SERVICE_UPGRADE_NOTICE, contract_value, swap_contracts
 
-from .conftest import TickwireProcess, eventually, run_async, run_one_venue, start_tickwire
+from .conftest import TickwireProcess, eventually, run_async, run_one_venue, run_replay, start_tickwire
 from .market_mirror import Touch, assert_lines_follow, published_count, units, venue_touches
 
 SYMBOLS = ["BTC-USDT", "BTC-USDT-PERP", "ETH-USD-PERP"]  # spot, a linear and an inverse swap
@@ -217,18 +217,9 @@ def test_the_recorded_okx_tickers_replay_through_tickwire_to_their_best_bid_offe
                  units(data["askPx"]), base_units(symbol, data["askSz"], data["askPx"]))
             )
 
-    async def scenario():
-        async with Simulator(venues=["okx"], replay=RECORDED_TICKERS,
-                             replay_speed=300) as simulator:
-            tickwire = await start_tickwire(
-                "run", "--config", str(config), "--venues", "okx",
-                "--symbols", ",".join(inst_ids.values()),
-                "--channels", "ticker", "--endpoint", f"okx={simulator.endpoint('okx')}",
-            )
-            lines = await tickwire.price_lines(published_count(sent))
-            status = await tickwire.stop()
-            return lines, status
-
-    lines, status = run_async(scenario())
+    lines, status, _ = run_replay(
+        "okx", RECORDED_TICKERS, list(inst_ids.values()), published_count(sent),
+        "--config", str(config), "--channels", "ticker", speed=300, prices_only=True,
+    )
     assert status == 0
     assert_lines_follow(lines, sent, "okx")  # and all of them: as many lines as changes

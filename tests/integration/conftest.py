@@ -194,3 +194,26 @@ def run_replay(
             return lines, status, await tickwire.stderr()
 
     return run_async(scenario())
+
+
+def run_reconnect_notice(venue: str, symbol: str, notice: bytes) -> tuple[int, int]:
+    """``tickwire run`` on ``venue`` against a simulated market of ``symbol``; after the first
+    line the venue sends ``notice`` (its "reconnect" message), and once tickwire has reconnected,
+    resubscribed and printed the venue's price again it is stopped: the exit status and the
+    connections the venue accepted."""
+
+    async def scenario() -> tuple[int, int]:
+        async with Simulator(venues=[venue], symbols=[symbol], rate=50) as simulator:
+            tickwire = await start_tickwire(
+                "run", "--venues", venue, "--symbols", symbol, "--endpoint", f"{venue}={simulator.endpoint(venue)}",
+            )
+            await tickwire.line()
+            assert simulator.send_raw(notice, venue=venue) == 1
+            stats = simulator.stats_for(venue)
+            await eventually(lambda: stats.connections_accepted == 2 and stats.subscribe_requests == 2)
+            after = await tickwire.line()
+            while after["n_venues"] == 0:  # the venue's price is withdrawn while it reconnects
+                after = await tickwire.line()
+            return await tickwire.stop(), stats.connections_accepted
+
+    return run_async(scenario())

@@ -13,7 +13,7 @@ from tickwire.sim.bitfinex import info_event
 from tickwire.sim.levels import level_changes
 from tickwire.sim.market import MarketQuote
 
-from .conftest import eventually, run_async, run_one_venue, run_quiet_venue, run_replay, start_tickwire
+from .conftest import run_async, run_one_venue, run_quiet_venue, run_reconnect_notice, run_replay, start_tickwire
 from .market_mirror import Touch, assert_lines_follow, published_count, venue_touches
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "bitfinex"
@@ -88,25 +88,8 @@ def test_trade_executions_reach_tickwire_once_each():
 
 
 def test_a_restart_info_makes_tickwire_reconnect_and_resubscribe():
-    async def scenario():
-        async with Simulator(venues=["bitfinex"], symbols=["BTC-USD"], rate=50) as simulator:
-            tickwire = await start_tickwire(
-                "run", "--venues", "bitfinex", "--symbols", "BTC-USD",
-                "--endpoint", f"bitfinex={simulator.endpoint('bitfinex')}",
-            )
-            await tickwire.line()
-            restart = info_event(20051, "Stopping. Please try to reconnect")
-            assert simulator.send_raw(restart, venue="bitfinex") == 1
-            stats = simulator.stats_for("bitfinex")
-            await eventually(lambda: stats.connections_accepted == 2 and stats.subscribe_requests == 2)
-            after = await tickwire.line()
-            while after["n_venues"] == 0:  # the venue's price is withdrawn while it reconnects
-                after = await tickwire.line()
-            status = await tickwire.stop()
-            return status, stats.connections_accepted
-
-    status, connections = run_async(scenario())
-    assert (status, connections) == (0, 2)
+    restart = info_event(20051, "Stopping. Please try to reconnect")
+    assert run_reconnect_notice("bitfinex", "BTC-USD", restart) == (0, 2)
 
 
 def test_a_quiet_connection_stays_up():

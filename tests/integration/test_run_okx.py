@@ -15,7 +15,7 @@ from tickwire.instruments import parse_symbol
 from tickwire.sim import Simulator
 from tickwire.sim.okx import SERVICE_UPGRADE_NOTICE, contract_value, swap_contracts
 
-from .conftest import TickwireProcess, eventually, run_async, run_one_venue, run_replay, start_tickwire
+from .conftest import TickwireProcess, eventually, run_async, run_one_venue, run_reconnect_notice, run_replay, start_tickwire
 from .market_mirror import Touch, assert_lines_follow, published_count, units, venue_touches
 
 SYMBOLS = ["BTC-USDT", "BTC-USDT-PERP", "ETH-USD-PERP"]  # spot, a linear and an inverse swap
@@ -174,24 +174,7 @@ def test_a_client_that_sends_nothing_for_the_idle_timeout_is_closed_and_comes_ba
 
 
 def test_a_service_upgrade_notice_makes_tickwire_reconnect_and_resubscribe():
-    async def scenario():
-        async with Simulator(venues=["okx"], symbols=["BTC-USDT"], rate=50) as simulator:
-            tickwire = await start_tickwire(
-                "run", "--venues", "okx", "--symbols", "BTC-USDT",
-                "--endpoint", f"okx={simulator.endpoint('okx')}",
-            )
-            await tickwire.line()
-            assert simulator.send_raw(SERVICE_UPGRADE_NOTICE, venue="okx") == 1
-            stats = simulator.stats_for("okx")
-            await eventually(lambda: stats.subscribe_requests == 2)
-            after = await tickwire.line()
-            while after["n_venues"] == 0:  # the venue's price is withdrawn while it reconnects
-                after = await tickwire.line()
-            status = await tickwire.stop()
-            return status, stats.connections_accepted
-
-    status, connections = run_async(scenario())
-    assert (status, connections) == (0, 2)
+    assert run_reconnect_notice("okx", "BTC-USDT", SERVICE_UPGRADE_NOTICE) == (0, 2)
 
 
 def test_the_recorded_okx_tickers_replay_through_tickwire_to_their_best_bid_offers(tmp_path):

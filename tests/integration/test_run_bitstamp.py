@@ -10,7 +10,7 @@ from pathlib import Path
 from tickwire.sim import Simulator
 from tickwire.sim.bitstamp import BitstampSession, BitstampSimVenue
 
-from .conftest import line_touch, record_rendered_touches, run_async, run_replay, start_tickwire
+from .conftest import line_touch, record_rendered_touches, run_async, run_one_venue, run_replay, start_tickwire
 
 TRADES_FIXTURE = Path(__file__).parent.parent / "fixtures" / "bitstamp" / "live_trades.jsonl"
 PAIRS = "BTC-USD,ETH-USD"
@@ -19,18 +19,7 @@ PAIRS = "BTC-USD,ETH-USD"
 def test_every_book_the_venue_sends_becomes_one_consolidated_line(monkeypatch):
     published = record_rendered_touches(monkeypatch, BitstampSimVenue)
 
-    async def scenario():
-        async with Simulator(venues=("bitstamp",), symbols=PAIRS.split(","), rate=100,
-                             channels=["bbo"], seed=12) as simulator:
-            tickwire = await start_tickwire(
-                "run", "--venues", "bitstamp", "--symbols", PAIRS,
-                "--endpoint", f"bitstamp={simulator.endpoint('bitstamp')}",
-            )
-            lines = await tickwire.lines(30)
-            status = await tickwire.stop()
-            return lines, status, await tickwire.stderr()
-
-    lines, status, stderr = run_async(scenario())
+    lines, status, stderr, _ = run_async(run_one_venue("bitstamp", PAIRS.split(","), [], 12, 30, prices_only=False))
     assert status == 0
     # no snapshot on subscribe: the first line is the first book published after it
     assert [line_touch(line) for line in lines] == published[: len(lines)]

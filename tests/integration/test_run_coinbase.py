@@ -11,7 +11,7 @@ import msgspec
 from tickwire.sim import Simulator
 from tickwire.sim.coinbase import CoinbaseSimVenue
 
-from .conftest import Touch, line_touch, record_rendered_touches, run_async, run_quiet_venue, run_replay, start_tickwire
+from .conftest import Touch, line_touch, record_rendered_touches, run_async, run_one_venue, run_quiet_venue, run_replay, start_tickwire
 
 TICKER_FIXTURE = Path(__file__).parent.parent / "fixtures" / "coinbase" / "ticker.jsonl"
 PRODUCTS = "BTC-USD,ETH-USD"
@@ -37,18 +37,7 @@ def record_published_touches(monkeypatch) -> list[Touch]:
 def test_every_ticker_the_venue_sends_becomes_one_consolidated_line(monkeypatch):
     published = record_published_touches(monkeypatch)
 
-    async def scenario():
-        async with Simulator(venues=("coinbase",), symbols=PRODUCTS.split(","), rate=100,
-                             channels=["bbo"], seed=11) as simulator:
-            tickwire = await start_tickwire(
-                "run", "--venues", "coinbase", "--symbols", PRODUCTS,
-                "--endpoint", f"coinbase={simulator.endpoint('coinbase')}",
-            )
-            lines = await tickwire.lines(60)
-            status = await tickwire.stop()
-            return lines, status, await tickwire.stderr()
-
-    lines, status, stderr = run_async(scenario())
+    lines, status, stderr, _ = run_async(run_one_venue("coinbase", PRODUCTS.split(","), [], 11, 60, prices_only=False))
     assert status == 0
     assert [line_touch(line) for line in lines] == published[: len(lines)]
     assert all(line["bid_venues"] == line["ask_venues"] == ["coinbase"] for line in lines)

@@ -163,9 +163,7 @@ class Engine:
         for name in config.venues:
             adapter = VENUES[name](instruments_for(name, instruments), channels)
             venue_recorder = None if recorder is None else recorder.venue(name)
-            on_frame = (  # a subclass that cannot record (workers) takes no recorder
-                self.frame_consumer(adapter) if venue_recorder is None else self.frame_consumer(adapter, venue_recorder)
-            )
+            on_frame = self.frame_consumer(adapter, venue_recorder)
             self.sessions.append(
                 VenueSession(
                     adapter,

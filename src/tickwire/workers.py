@@ -66,8 +66,9 @@ class VenueWorker(Engine):
         self._unsent: list[tuple[int, str, int]] = []  # control records that found the ring full
         super().__init__(msgspec.structs.replace(config, venues=list(venues)), sinks=[])
 
-    def frame_consumer(self, adapter: VenueAdapter) -> FrameConsumer:
-        """Decode, then one ring record per event (no aggregation here)."""
+    def frame_consumer(self, adapter: VenueAdapter, venue_recorder: None = None) -> FrameConsumer:
+        """Decode, then one ring record per event (no aggregation here; a worker never records:
+        ``--record`` is refused with ``--workers``)."""
         decode = adapter.decode
         push = self.ring.push
         venue = self.venue_ids[adapter.name]

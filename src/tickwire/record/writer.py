@@ -89,6 +89,12 @@ class KeptRecords:
         self.times: list[int] = []
         self.payloads: list[bytes] = []
 
+    def add(self, prefix: bytes, time_ns: int, payload: bytes) -> None:
+        """Keep one record (the engine's frame path does the same three appends inline)."""
+        self.prefixes.append(prefix)
+        self.times.append(time_ns)
+        self.payloads.append(payload)
+
     def take(self) -> tuple[list[bytes], list[int], list[bytes]]:
         """Remove the records appended so far and return them (prefixes, times, payloads)."""
         count = len(self.payloads)  # appended last: the other lists hold at least as many
@@ -162,10 +168,7 @@ class Recorder:
     def append(self, kind: int, venue: int, conn: int, time_ns: int, payload: bytes) -> None:
         """Add one record of any kind (``VenueRecorder.frame`` and the engine's frame path add
         frames the same way)."""
-        kept = self.kept
-        kept.prefixes.append(prefix_bytes(kind, venue, conn))
-        kept.times.append(time_ns)
-        kept.payloads.append(payload)
+        self.kept.add(prefix_bytes(kind, venue, conn), time_ns, payload)
 
     def sweep(self, now_ns: int, wall_ns: int, heard: list[str]) -> None:
         """Record an aggregator sweep at monotonic ``now_ns`` and wall ``wall_ns``."""
@@ -303,10 +306,7 @@ class VenueRecorder:
 
     def frame(self, payload: bytes, recv_ns: int) -> None:
         """Record one received frame."""
-        kept = self.recorder.kept
-        kept.prefixes.append(self.frame_prefix)
-        kept.times.append(recv_ns)
-        kept.payloads.append(payload)
+        self.recorder.kept.add(self.frame_prefix, recv_ns, payload)
 
     def connected(self, url: str, time_ns: int) -> None:
         """A new connection to ``url`` is up (its frames follow under a new connection id)."""

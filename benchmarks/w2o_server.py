@@ -48,7 +48,7 @@ MAXRATE_FRAMES_PER_CHUNK = 2048  # a chunk always ends on a frame boundary
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
-def _units_text(units: int) -> str:
+def units_text(units: int) -> str:
     return f"{units // SCALE}.{units % SCALE:08d}"
 
 
@@ -66,7 +66,7 @@ def frame_payload(seq: int, levels: int = 0) -> bytes:
     bid = BID_BASE_UNITS + price_index(seq, levels) * SEQ_UNITS
     return (
         '{"stream":"btcusdt@bookTicker","data":{"u":%d,"s":"BTCUSDT","b":"%s","B":"1.20410000",'
-        '"a":"%s","A":"0.80100000"}}' % (seq, _units_text(bid), _units_text(bid + SPREAD_UNITS))
+        '"a":"%s","A":"0.80100000"}}' % (seq, units_text(bid), units_text(bid + SPREAD_UNITS))
     ).encode()
 
 

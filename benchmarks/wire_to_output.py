@@ -98,7 +98,9 @@ STEP_CLIENTS = {
     "step4": ["--step", "4"],
     "step5": ["--step", "4"],
 }
-EXTRA_CLIENTS = ("floor-stamped", "floor-busy", "tickwire-record", "tickwire-metrics", "tickwire-busy", *STEP_CLIENTS)
+EXTRA_CLIENTS = ("floor-stamped", "floor-busy", "tickwire-record", "tickwire-metrics", "tickwire-busy",
+                 "tickwire-conflate", *STEP_CLIENTS)
+CONFLATING = {"tickwire-conflate"}  # one line per socket read at most: throughput is seqs reflected per second
 # cryptofeed (w2o_cryptofeed_client.py) runs in its own venv: --cryptofeed-python, or peer_venvs.py's
 PEER_CLIENTS = ("cryptofeed",)
 ALL_CPUS = frozenset(os.sched_getaffinity(0))  # where an --unpinned client may run
@@ -118,7 +120,7 @@ def _client_bin(client_python: str, name: str) -> str | None:
 
 def client_command(kind: str, client_python: str, port: int, duration: float) -> list[str]:
     url = f"ws://127.0.0.1:{port}"
-    if kind in ("tickwire", "tickwire-record", "tickwire-metrics", "tickwire-busy"):
+    if kind in ("tickwire", "tickwire-record", "tickwire-metrics", "tickwire-busy", "tickwire-conflate"):
         exe = _client_bin(client_python, "tickwire")
         head = [exe] if exe else [client_python, "-m", "tickwire"]
         extra: list[str] = []
@@ -128,6 +130,8 @@ def client_command(kind: str, client_python: str, port: int, duration: float) ->
             extra = ["--metrics", "127.0.0.1:0"]
         elif kind == "tickwire-busy":
             extra = ["--busy-poll"]
+        elif kind == "tickwire-conflate":
+            extra = ["--conflate"]
         return head + [
             "run", "--venues", "binance", "--symbols", "BTC-USDT",
             "--endpoint", f"binance={url}", "--sink", "stdout", "--duration", f"{duration:g}",
@@ -195,12 +199,14 @@ def _seq_floor_stamped(line: bytes) -> tuple[int, int, int] | None:
     return got[0], stamp, stamp  # recv_ns == publish_ns: the split is wire | pipe
 
 
-PRICE_KEYED = {"tickwire", "tickwire-record", "tickwire-metrics", "tickwire-busy", "naive", "cryptofeed"}  # seq from the printed bid (a level index if --price-levels)
+PRICE_KEYED = {"tickwire", "tickwire-record", "tickwire-metrics", "tickwire-busy", "tickwire-conflate", "naive",
+               "cryptofeed"}  # seq from the printed bid (a level index if --price-levels)
 EXTRACT = {
     "tickwire": _seq_tickwire,
     "tickwire-record": _seq_tickwire,
     "tickwire-metrics": _seq_tickwire,
     "tickwire-busy": _seq_tickwire,
+    "tickwire-conflate": _seq_tickwire,
     "floor": _seq_floor,
     "floor-busy": _seq_floor,
     "naive": _seq_naive,
@@ -210,6 +216,19 @@ EXTRACT = {
 for _kind in STEP_CLIENTS:  # floats printed up to step 2, decimal text from step 3 on
     EXTRACT[_kind] = _seq_naive if _kind in ("step1", "step2") else _seq_tickwire
     PRICE_KEYED.add(_kind)
+
+
+def _progress(kind: str, data: bytes, lines: int) -> int:
+    """How far the client is: lines so far, or for a conflating client the seq of the last
+    complete line in ``data``."""
+    if kind not in CONFLATING:
+        return lines
+    end = data.rfind(b"\n")
+    try:
+        got = EXTRACT[kind](data[data.rfind(b"\n", 0, end) + 1 : end])
+    except (msgspec.DecodeError, ValueError):
+        got = None
+    return got[0] if got else 0
 
 
 def iter_lines(chunks: list[tuple[int, bytes]]):  # type: ignore[no-untyped-def]
@@ -340,6 +359,10 @@ def run_once(ctl, kind: str, mode: str, args: argparse.Namespace, port: int, env
     )
     os.close(write_fd)
     expected = count + (1 if kind.startswith("floor") else 0)  # the floor also writes the ack line
+    final_line = None  # a conflating client is done with the line of the last seq
+    if kind in CONFLATING and not args.price_levels:
+        last_bid = w2o_server.BID_BASE_UNITS + count * w2o_server.SEQ_UNITS
+        final_line = b'"bid":"%s"' % w2o_server.units_text(last_bid).rstrip("0").rstrip(".").encode()
     started = time.monotonic()
     state: dict = {"last_data": started, "sent": None, "reason": "all lines", "sender_error": None}
     stop = threading.Event()
@@ -386,7 +409,7 @@ def run_once(ctl, kind: str, mode: str, args: argparse.Namespace, port: int, env
     read = os.read
     now_ns = time.time_ns
     lines = 0
-    cpu_marks: list[tuple[float, int]] = []  # the client's CPU seconds at the first and last read
+    cpu_marks: list[tuple[float, int]] = []  # the client's CPU seconds at the first and last read, and its progress
     gc.disable()
     try:
         while True:
@@ -398,9 +421,9 @@ def run_once(ctl, kind: str, mode: str, args: argparse.Namespace, port: int, env
             lines += data.count(b"\n")
             state["last_data"] = time.monotonic()
             if not cpu_marks:
-                cpu_marks.append((_process_cpu_s(proc.pid), lines))
-            if lines >= expected:
-                cpu_marks.append((_process_cpu_s(proc.pid), lines))
+                cpu_marks.append((_process_cpu_s(proc.pid), _progress(kind, data, lines)))
+            if lines >= expected or (final_line is not None and final_line in data):
+                cpu_marks.append((_process_cpu_s(proc.pid), _progress(kind, data, lines)))
                 break
     finally:
         gc.enable()
@@ -446,7 +469,9 @@ def analyse(kind: str, mode: str, count: int, warmup: int, chunks, sender: dict,
             levels: int = 0) -> dict:
     """Match lines to sends. With ``levels`` > 0 a printed bid names a level, not a seq: the seq
     is the next one after the previous line's that carries that level (lines arrive in order;
-    fewer than ``levels`` consecutive losses are still attributed right)."""
+    fewer than ``levels`` consecutive losses are still attributed right). A conflating client
+    prints at most one line per socket read: nothing of it is missing when its seqs only rise and
+    its last line carries the last seq, and its throughput is the seqs its lines moved through."""
     extract = EXTRACT[kind]
     cyclic = levels > 0 and kind in PRICE_KEYED
     seen = bytearray(count + 1)
@@ -459,7 +484,7 @@ def analyse(kind: str, mode: str, count: int, warmup: int, chunks, sender: dict,
     send.frombytes(sender.get("stamps", b""))
     have_send = len(send) == count
     first_t = last_t = 0
-    valid = 0
+    first_seq = valid = 0
     for stamp, line in iter_lines(chunks):
         try:
             got = extract(line)
@@ -486,7 +511,7 @@ def analyse(kind: str, mode: str, count: int, warmup: int, chunks, sender: dict,
         last_seq = seq
         valid += 1
         if not first_t:
-            first_t = stamp
+            first_t, first_seq = stamp, seq
         last_t = stamp
         if mode == "paced" and have_send and seq > warmup:
             sent = send[seq - 1]
@@ -495,10 +520,12 @@ def analyse(kind: str, mode: str, count: int, warmup: int, chunks, sender: dict,
                 parts["wire"].append(recv_ns - sent)
                 parts["inside"].append(publish_ns - recv_ns)
                 parts["pipe"].append(stamp - publish_ns)
+    conflating = kind in CONFLATING
+    reflected = last_seq if conflating and not out_of_order else valid
     result: dict = {
         "count": count,
         "lines_valid": valid,
-        "missing": count - valid,
+        "missing": count - reflected,
         "duplicates": duplicates,
         "out_of_range": out_of_range,
         "out_of_order": out_of_order,
@@ -524,10 +551,11 @@ def analyse(kind: str, mode: str, count: int, warmup: int, chunks, sender: dict,
             }
     else:
         span = (last_t - first_t) / 1e9
-        result["throughput"] = (valid - 1) / span if valid > 1 and span > 0 else math.nan
+        moved = last_seq - first_seq if conflating else valid - 1
+        result["throughput"] = moved / span if moved > 0 and span > 0 else math.nan
         start = sender.get("send_start_ns")
         if start and valid:
-            result["throughput_from_first_send"] = valid / ((last_t - start) / 1e9)
+            result["throughput_from_first_send"] = reflected / ((last_t - start) / 1e9)
             result["sender_rate"] = count / ((sender["send_end_ns"] - start) / 1e9)
     return result
 
@@ -823,7 +851,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{statistics.median(loads):.2f}, max {max(loads):.2f}")
     for kind, row in summary.items():
         if row["cpu_us_per_line_runs"]:
-            print(f"\n{kind} CPU per line while streaming at max rate (µs, median over repeats): "
+            print(f"\n{kind} CPU per line{' (per message: it conflates)' if kind in CONFLATING else ''} while streaming at max rate (µs, median over repeats): "
                   f"{row['cpu_us_per_line']:.2f} (runs: {' / '.join(map(str, row['cpu_us_per_line_runs']))})")
         if "split_p50_us" in row:
             s = row["split_p50_us"]

@@ -97,6 +97,10 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
         help="poll the sockets without ever sleeping: lower latency at quiet times, one core kept busy",
     )
     parser.add_argument(
+        "--conflate", action="store_true", default=None,
+        help="aggregate and publish once per socket read (each symbol's latest quote); every frame is still decoded",
+    )
+    parser.add_argument(
         "--silence-timeout",
         type=_positive_float,
         metavar="SECONDS",
@@ -216,7 +220,7 @@ def overrides_from(args: argparse.Namespace) -> dict[str, object]:
     """The configuration values that flags set."""
     overrides: dict[str, object] = {}
     for name in ("venues", "symbols", "channels", "connect_timeout", "silence_timeout", "ca_file",
-                 "busy_poll", "metrics", "stage_sample", "stdout_when_full"):
+                 "busy_poll", "conflate", "metrics", "stage_sample", "stdout_when_full"):
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value

@@ -164,6 +164,8 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     ws: WsConfig = WsConfig()
     stage_sample: int = 64  # with metrics: the frames that end a socket read and every Nth one
     # inside a burst are timed (1: every frame)
+    conflate: bool = False  # aggregate and publish once per socket read, each symbol's latest
+    # quote of the read (every frame is still decoded); off: one update per quote
     stdout_when_full: str = "drop-oldest"  # a stdout pipe its reader does not empty: drop-oldest
     # lines past a bounded backlog (ingestion never waits), or wait for the reader (no line lost)
 
@@ -360,6 +362,8 @@ def _validate_scaleout(config: Config, where: str) -> None:
         if nats.url is not None:
             raise ConfigError(f"{where}: a NATS URL needs role ingest or aggregate (role is all)")
         return
+    if config.conflate:
+        raise ConfigError(f"{where}: conflate works with role all (role is {role})")
     if nats.url is None:
         raise ConfigError(f"{where}: role {role} needs a NATS URL (--nats nats://HOST:4222)")
     _checked_url(nats.url, ("nats", "tls"), f"{where}: nats.url", "nats://HOST:PORT or tls://HOST:PORT")
@@ -417,6 +421,8 @@ def _validate_process(config: Config, where: str) -> None:
         )
     if config.role != "all":
         raise ConfigError(f"{where}: process.workers needs role all (role is {config.role})")
+    if config.conflate:
+        raise ConfigError(f"{where}: conflate works in one process: leave out process.workers")
     if config.metrics is not None:
         raise ConfigError(f"{where}: --metrics serves one process; with process.workers the ring "
                           f"and worker counters are printed at exit")

@@ -12,13 +12,13 @@ import random
 import signal
 import sys
 import time
-from typing import TYPE_CHECKING, Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 
 from tickwire.aggregate import Aggregator
 from tickwire.config import Config
 from tickwire.instruments import Instrument
 from tickwire.metrics import FAST_BUCKET, FAST_LIMIT_NS, VenueStages, micros
-from tickwire.model import ConsolidatedQuote, Quote, Ticker, Trade
+from tickwire.model import ConsolidatedQuote, Event, Quote, Ticker, Trade
 from tickwire.sinks.stdout import StdoutSink
 from tickwire.sinks.ws import WsSink
 from tickwire.transport.rest import NeedsMetadata, metadata_loader
@@ -153,6 +153,7 @@ class Engine:
         self.sinks = sinks
         self.stages = {name: VenueStages() for name in config.venues} if timed else {}
         self.updates = 0
+        self.conflated = 0  # quotes a later one of the same read replaced (``config.conflate``)
         channels = frozenset(config.channels)
         self._publish_trades = Channel.TRADES in channels
         self._publish_tickers = Channel.TICKER in channels
@@ -241,6 +242,28 @@ class Engine:
         if venue_recorder is not None:  # KeptRecords.add, inline (one Python call less per frame)
             kept = venue_recorder.recorder.kept
             kept_prefixes, kept_times, kept_payloads = kept.prefixes, kept.times, kept.payloads
+        conflating = self.config.conflate
+        held: dict[str, Quote] = {}  # conflating: each symbol's latest quote of this socket read
+        held_count = 0  # quotes that went into ``held`` since it was last let through
+
+        def hold(events: Sequence[Event], last_in_buffer: bool) -> list[Event]:
+            """Keep each quote until the read ends (a later one of its symbol replaces it); at
+            the end of the read, let the symbols' latest quotes through. Trades and tickers pass."""
+            nonlocal held_count
+            passing = []
+            for event in events:
+                if type(event) is quote_type:
+                    held[event.symbol] = event  # type: ignore[union-attr,assignment]
+                    held_count += 1
+                else:
+                    passing.append(event)
+            if last_in_buffer:
+                self.conflated += held_count - len(held)
+                held_count = 0
+                passing.extend(held.values())
+                held.clear()
+            return passing
+
         sample_every = self.config.stage_sample
         countdown = sample_every  # frames of a burst until the next one timed at every stage
         pending_since = 0  # publish_ns of the first line of a staged frame not yet flushed
@@ -252,6 +275,8 @@ class Engine:
                 kept_times.append(recv_ns)
                 kept_payloads.append(payload)
             events = decode(payload, recv_ns)
+            if conflating and (held or not last_in_buffer):  # a lone frame goes straight through
+                events = hold(events, last_in_buffer)
             staged = False
             if timed:
                 countdown -= 1
@@ -377,7 +402,8 @@ class Engine:
 
     def summary(self) -> str:
         """Counters of the run so far, one line per venue (for stderr at exit)."""
-        lines = [f"tickwire: {self.updates} consolidated updates published"]
+        conflated = f" ({self.conflated} quotes conflated)" if self.config.conflate else ""
+        lines = [f"tickwire: {self.updates} consolidated updates published{conflated}"]
         for session in self.sessions:
             stats = session.stats
             decode = session.adapter.stats

@@ -140,3 +140,32 @@ def test_busy_poll_prints_the_same_lines_and_keeps_polling_between_frames(tmp_pa
     assert [line["bid_size"] for line in busy_lines] == [format(Decimal(f["B"]).normalize(), "f") for f in sent]
     assert busy_share > 0.3, f"a busy-polling loop used {busy_share:.0%} of a core with nothing to read"
     assert idle_share < 0.2, f"a sleeping loop used {idle_share:.0%} of a core with nothing to read"
+
+
+def test_conflate_publishes_the_latest_quote_of_each_read_and_counts_the_rest(tmp_path):
+    sent = write_book_tickers(tmp_path / "frames.jsonl", 3000)
+    last_bid = format(Decimal(sent[-1]["b"]).normalize(), "f")
+
+    async def scenario():
+        # far faster than tickwire publishes a line each: frames pile up into multi-frame reads
+        async with Simulator(replay=tmp_path / "frames.jsonl", replay_speed=1_000_000) as simulator:
+            tickwire = await start_tickwire(
+                "run", "--venues", "binance", "--symbols", "BTC-USDT",
+                "--endpoint", f"binance={simulator.url}", "--conflate",
+            )
+            lines = [await tickwire.line()]
+            while lines[-1]["bid"] != last_bid:
+                lines.append(await tickwire.line())
+            status = await tickwire.stop()
+            return lines, status, await tickwire.stderr()
+
+    lines, status, stderr = run_async(scenario())
+    assert status == 0
+    assert len(lines) < len(sent)
+    index_of_size = {format(Decimal(f["B"]).normalize(), "f"): i for i, f in enumerate(sent)}
+    shown = [index_of_size[line["bid_size"]] for line in lines]
+    assert shown == sorted(shown) and shown[-1] == len(sent) - 1  # in order, ending with the last
+    for line in lines:
+        frame = sent[index_of_size[line["bid_size"]]]
+        assert (Decimal(line["bid"]), Decimal(line["ask"])) == (Decimal(frame["b"]), Decimal(frame["a"]))
+    assert f"({len(sent) - len(lines)} quotes conflated)" in stderr

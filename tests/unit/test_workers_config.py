@@ -52,6 +52,7 @@ def test_workers_and_pin_come_from_flags_or_the_process_table(tmp_path):
         ({"workers": 1, "ring_slots": 1000}, {}, "ring_slots must be a power of two"),
         ({"workers": 1, "ring_full": "block"}, {}, "ring_full must be one of drop, wait"),
         ({"workers": 1}, {"metrics": "127.0.0.1:0"}, "--metrics serves one process"),
+        ({"workers": 1}, {"conflate": True}, "conflate works in one process"),
         ({"workers": -1}, {}, "workers must be >= 0"),
         ({"pin": [4096]}, {}, "process.pin: CPU 4096 is not available"),
     ],
@@ -66,3 +67,10 @@ def test_workers_with_record_exit_2_before_anything_starts(tmp_path, capsys):
     assert status == 2
     assert "--record records in one process" in capsys.readouterr().err
 
+
+
+def test_conflate_on_a_nats_node_exits_2_naming_the_role(capsys):
+    status = main(["run", "--role", "ingest", "--nats", "nats://127.0.0.1:4222", "--conflate"])
+    assert status == 2
+    err = capsys.readouterr().err
+    assert "conflate works with role all (role is ingest)" in err and len(err.strip().splitlines()) == 1

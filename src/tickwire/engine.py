@@ -153,7 +153,9 @@ class Engine:
         self.sinks = sinks
         self.stages = {name: VenueStages() for name in config.venues} if timed else {}
         self.updates = 0
-        self.conflated = 0  # quotes a later one of the same read replaced (``config.conflate``)
+        self.conflated = 0  # quotes never aggregated: a later one of the same read replaced them,
+        # or their connection ended before the read did (``config.conflate``)
+        self._held_quotes: dict[str, dict[str, Quote]] = {}  # conflating: by venue, as frame_consumer
         channels = frozenset(config.channels)
         self._publish_trades = Channel.TRADES in channels
         self._publish_tickers = Channel.TICKER in channels
@@ -244,22 +246,21 @@ class Engine:
             kept_prefixes, kept_times, kept_payloads = kept.prefixes, kept.times, kept.payloads
         conflating = self.config.conflate
         held: dict[str, Quote] = {}  # conflating: each symbol's latest quote of this socket read
-        held_count = 0  # quotes that went into ``held`` since it was last let through
+        self._held_quotes[adapter.name] = held  # a connection that ends forgets them
 
         def hold(events: Sequence[Event], last_in_buffer: bool) -> list[Event]:
             """Keep each quote until the read ends (a later one of its symbol replaces it); at
             the end of the read, let the symbols' latest quotes through. Trades and tickers pass."""
-            nonlocal held_count
             passing = []
             for event in events:
                 if type(event) is quote_type:
-                    held[event.symbol] = event  # type: ignore[union-attr,assignment]
-                    held_count += 1
+                    symbol = event.symbol
+                    if symbol in held:
+                        self.conflated += 1
+                    held[symbol] = event  # type: ignore[assignment]
                 else:
                     passing.append(event)
             if last_in_buffer:
-                self.conflated += held_count - len(held)
-                held_count = 0
                 passing.extend(held.values())
                 held.clear()
             return passing
@@ -332,6 +333,10 @@ class Engine:
     def _venue_down_handler(self, venue: str, venue_recorder: VenueRecorder | None):  # type: ignore[no-untyped-def]
         def on_down() -> None:
             now = self.clock()
+            held = self._held_quotes.get(venue)
+            if held:  # a read that ended with the connection (a close frame): never published
+                self.conflated += len(held)
+                held.clear()
             stopping = self._stopped.is_set()
             if venue_recorder is not None:  # recorded here, so a replay drops it at this very time
                 session = next(s for s in self.sessions if s.name == venue)

@@ -134,3 +134,18 @@ def test_after_every_read_the_conflated_price_is_the_price_published_without_con
     between_flushes = [b - a for a, b in zip([0, *sink.flushed], sink.flushed)]
     assert max(between_flushes) <= len(SYMBOLS)  # at most one update per symbol and read
     assert len(sink.updates) <= plain.updates
+
+
+def test_quotes_held_when_the_connection_ends_are_never_published():
+    nkn = [f for f in BOOK_TICKERS if b'"s":"NKNUSDT"' in f]
+    lrc = [f for f in BOOK_TICKERS if b'"s":"LRCBTC"' in f]
+    engine, sink = engine_and_sink(conflate=True)
+    session = engine.sessions[0]
+    session.adapter.on_connected()
+    on_frame = engine.frame_consumer(session.adapter)
+    on_frame(lrc[0], 1_000, False)  # the read ends with a close frame, not with this frame
+    session.on_down()
+    session.adapter.on_connected()
+    on_frame(nkn[0], 2_000, True)  # the first read of the next connection
+    assert [u.symbol for u in sink.updates] == ["NKN-USDT"]
+    assert engine.conflated == 1

@@ -214,4 +214,5 @@ def _replayed_config(source: ReplaySource, venues: Sequence[str] | None, sinks: 
         venues=kept,
         symbols=[s for s in config.symbols if s in carried],
         sinks=list(sinks),
+        conflate=False,  # socket reads are not recorded: a replay publishes every quote
     )

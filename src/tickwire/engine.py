@@ -271,11 +271,14 @@ class Engine:
 
         def on_frame(payload: bytes, recv_ns: int, last_in_buffer: bool) -> None:
             nonlocal countdown, pending_since
-            if recording:
-                kept_prefixes.append(venue_recorder.frame_prefix)  # type: ignore[union-attr]
-                kept_times.append(recv_ns)
-                kept_payloads.append(payload)
-            events = decode(payload, recv_ns)
+            if payload:
+                if recording:
+                    kept_prefixes.append(venue_recorder.frame_prefix)  # type: ignore[union-attr]
+                    kept_times.append(recv_ns)
+                    kept_payloads.append(payload)
+                events = decode(payload, recv_ns)
+            else:  # no frame: the read ended on one that is no data (a ping, a close)
+                events = ()
             if conflating and (held or not last_in_buffer):  # a lone frame goes straight through
                 events = hold(events, last_in_buffer)
             staged = False

@@ -77,6 +77,8 @@ class VenueWorker(Engine):
         quote_type, trade_type = Quote, Trade
 
         def on_frame(payload: bytes, recv_ns: int, last_in_buffer: bool) -> None:
+            if not payload:  # the end of a read: records go out as they come, nothing waits
+                return
             events = decode(payload, recv_ns)
             if not events:
                 return

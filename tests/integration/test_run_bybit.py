@@ -170,8 +170,9 @@ def decode_and_keep(adapter: BybitSpot, frames: list[bytes]):
     """A frame consumer that decodes with ``adapter`` and keeps every frame."""
 
     def on_frame(payload: bytes, recv_ns: int, last_in_buffer: bool) -> None:
-        frames.append(payload)
-        adapter.decode(payload, recv_ns)
+        if payload:  # empty: a read that ended on a control frame
+            frames.append(payload)
+            adapter.decode(payload, recv_ns)
 
     return on_frame
 

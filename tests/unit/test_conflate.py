@@ -149,3 +149,16 @@ def test_quotes_held_when_the_connection_ends_are_never_published():
     on_frame(nkn[0], 2_000, True)  # the first read of the next connection
     assert [u.symbol for u in sink.updates] == ["NKN-USDT"]
     assert engine.conflated == 1
+
+
+def test_a_read_that_ends_on_a_control_frame_publishes_and_flushes_what_waited():
+    for conflate in (True, False):
+        engine, sink = engine_and_sink(conflate=conflate)
+        session = engine.sessions[0]
+        session.adapter.on_connected()
+        on_frame = engine.frame_consumer(session.adapter)
+        on_frame(BOOK_TICKERS[0], 1_000, False)
+        on_frame(b"", 1_100, True)  # the read ended on a ping
+        assert [u.recv_ns for u in sink.updates] == [1_000], conflate
+        assert sink.flushed == [1], conflate
+        assert session.adapter.stats.errors == {}, conflate  # no frame, so nothing to decode

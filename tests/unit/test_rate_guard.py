@@ -49,7 +49,7 @@ def listener(cap: int, clock: Clock, monkeypatch: pytest.MonkeyPatch, received: 
     config = load_config(None, {"symbols": ["BTC-USDT"], "venues": ["binance"]})
     adapter = VENUES["binance"](instruments_for("binance", config.instrument_list()), frozenset(config.channels))
     session = VenueSession(
-        adapter, "ws://127.0.0.1:1", lambda payload, recv_ns, last: received.append(payload),
+        adapter, "ws://127.0.0.1:1", lambda payload, recv_ns, last: payload and received.append(payload),
         lambda: None, SessionSettings(max_frames_per_second=cap),
     )
     return _Listener(session)
@@ -84,3 +84,29 @@ def test_no_cap_by_default(monkeypatch):
 def test_a_negative_cap_is_a_configuration_error():
     with pytest.raises(ConfigError, match="transport.max_frames_per_second must be >= 0"):
         load_config(None, {"symbols": ["BTC-USDT"], "transport": {"max_frames_per_second": -1}})
+
+
+def test_a_read_that_ends_on_a_ping_or_a_dropped_frame_is_told_to_the_consumer(monkeypatch):
+    clock, transport = Clock(), Transport()
+    calls: list[tuple[bytes, bool]] = []
+    monkeypatch.setattr(session_module.time, "time_ns", clock)
+    config = load_config(None, {"symbols": ["BTC-USDT"], "venues": ["binance"]})
+    adapter = VENUES["binance"](instruments_for("binance", config.instrument_list()), frozenset(config.channels))
+    session = VenueSession(
+        adapter, "ws://127.0.0.1:1", lambda payload, recv_ns, last: calls.append((payload, last)),
+        lambda: None, SessionSettings(max_frame_bytes=1024),
+    )
+    reader = _Listener(session)
+    data, ping, oversized = Frame(WSMsgType.TEXT), Frame(WSMsgType.PING), Frame(WSMsgType.TEXT, b"x" * 2048)
+    data.last_in_buffer = False
+    reader.on_ws_frame(transport, data)
+    reader.on_ws_frame(transport, ping)  # ends the read
+    assert calls == [(b"{}", False), (b"", True)]
+    calls.clear()
+    reader.on_ws_frame(transport, data)
+    reader.on_ws_frame(transport, oversized)  # dropped, and ends the read
+    assert calls == [(b"{}", False), (b"", True)]
+    calls.clear()
+    ping.last_in_buffer = False
+    reader.on_ws_frame(transport, ping)  # a ping inside a read says nothing
+    assert calls == [] and transport.pongs == 2

@@ -115,6 +115,8 @@ class IngestNode(Engine):
         record = None if venue_recorder is None else venue_recorder.frame
 
         def on_frame(payload: bytes, recv_ns: int, last_in_buffer: bool) -> None:
+            if not payload:  # the end of a read: every event is published as it comes
+                return
             if record is not None:
                 record(payload, recv_ns)
             for event in decode(payload, recv_ns):

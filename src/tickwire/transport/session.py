@@ -38,6 +38,9 @@ __all__ = [
 ]
 
 FrameConsumer = Callable[[bytes, int, bool], None]
+"""``on_frame(payload, recv_ns, last_in_buffer)``: one complete text frame, and whether it ends
+the socket read. An empty ``payload`` is no frame: the read ended on a frame that is not data
+(a ping, a close, a fragment, a dropped frame), so what waits for the end of the read can go."""
 
 # Connection events only (a few per hour at most); never per frame.
 log = logging.getLogger("tickwire.session")
@@ -197,33 +200,41 @@ class _Listener(WSListener):
             size = frame.payload_size
             stats.bytes += size
             if stats.frames > self._budget_end and self._over_rate(recv_ns):
-                return
-            if size > self._max_frame_bytes:
+                pass
+            elif size > self._max_frame_bytes:
                 self._drop("oversized_frame", f"{size} bytes")
+            else:
+                self._on_frame(frame.get_payload_as_bytes(), recv_ns, frame.last_in_buffer)
                 return
-            self._on_frame(frame.get_payload_as_bytes(), recv_ns, frame.last_in_buffer)
         elif msg_type is _PING:
             self._budget_end -= 1
             if stats.frames > self._budget_end and self._over_rate(recv_ns):
                 self._budget_end += 1  # a dropped ping spends nothing
-                return
-            transport.send_pong(frame.get_payload_as_bytes())
+            else:
+                transport.send_pong(frame.get_payload_as_bytes())
         elif msg_type is _CLOSE:
+            if frame.last_in_buffer:  # the lines of the read go out before the connection ends
+                self._on_frame(b"", recv_ns, True)
             transport.send_close(frame.get_close_code())
             transport.disconnect()
+            return
         elif msg_type is _TEXT or msg_type is _CONTINUATION:
-            self._fragment(frame, recv_ns)
+            if self._fragment(frame, recv_ns):
+                return
         elif msg_type is _BINARY:
             stats.frames += 1
             stats.bytes += frame.payload_size
             self._drop("binary_frame", f"{frame.payload_size} bytes")
+        if frame.last_in_buffer:  # the read ended on a frame that is no data for the consumer
+            self._on_frame(b"", recv_ns, True)
 
-    def _fragment(self, frame: WSFrame, recv_ns: int) -> None:
+    def _fragment(self, frame: WSFrame, recv_ns: int) -> bool:
+        """Collect one fragment; True when it completed a message (handed to the consumer)."""
         stats = self._stats
         if frame.msg_type is _TEXT:
             self._fragments = bytearray()
         elif self._fragments is None:
-            return  # continuation of a frame we are not assembling (e.g. binary)
+            return False  # continuation of a frame we are not assembling (e.g. binary)
         fragments = self._fragments
         fragments += frame.get_payload_as_memoryview()
         stats.bytes += frame.payload_size
@@ -235,6 +246,8 @@ class _Listener(WSListener):
             stats.frames += 1
             self._fragments = None
             self._on_frame(bytes(fragments), recv_ns, frame.last_in_buffer)
+            return True
+        return False
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
         self._session.connection_lost()

@@ -99,8 +99,8 @@ STEP_CLIENTS = {
     "step5": ["--step", "4"],
 }
 EXTRA_CLIENTS = ("floor-stamped", "floor-busy", "tickwire-record", "tickwire-metrics", "tickwire-busy",
-                 "tickwire-conflate", *STEP_CLIENTS)
-CONFLATING = {"tickwire-conflate"}  # one line per socket read at most: throughput is seqs reflected per second
+                 "tickwire-conflate", "tickwire-busy-conflate", *STEP_CLIENTS)
+CONFLATING = {"tickwire-conflate", "tickwire-busy-conflate"}  # one line per socket read at most: throughput is seqs reflected per second
 # cryptofeed (w2o_cryptofeed_client.py) runs in its own venv: --cryptofeed-python, or peer_venvs.py's
 PEER_CLIENTS = ("cryptofeed",)
 ALL_CPUS = frozenset(os.sched_getaffinity(0))  # where an --unpinned client may run
@@ -120,7 +120,8 @@ def _client_bin(client_python: str, name: str) -> str | None:
 
 def client_command(kind: str, client_python: str, port: int, duration: float) -> list[str]:
     url = f"ws://127.0.0.1:{port}"
-    if kind in ("tickwire", "tickwire-record", "tickwire-metrics", "tickwire-busy", "tickwire-conflate"):
+    if kind in ("tickwire", "tickwire-record", "tickwire-metrics", "tickwire-busy", "tickwire-conflate",
+                "tickwire-busy-conflate"):
         exe = _client_bin(client_python, "tickwire")
         head = [exe] if exe else [client_python, "-m", "tickwire"]
         extra: list[str] = []
@@ -132,6 +133,8 @@ def client_command(kind: str, client_python: str, port: int, duration: float) ->
             extra = ["--busy-poll"]
         elif kind == "tickwire-conflate":
             extra = ["--conflate"]
+        elif kind == "tickwire-busy-conflate":
+            extra = ["--busy-poll", "--conflate"]
         return head + [
             "run", "--venues", "binance", "--symbols", "BTC-USDT",
             "--endpoint", f"binance={url}", "--sink", "stdout", "--duration", f"{duration:g}",
@@ -199,14 +202,15 @@ def _seq_floor_stamped(line: bytes) -> tuple[int, int, int] | None:
     return got[0], stamp, stamp  # recv_ns == publish_ns: the split is wire | pipe
 
 
-PRICE_KEYED = {"tickwire", "tickwire-record", "tickwire-metrics", "tickwire-busy", "tickwire-conflate", "naive",
-               "cryptofeed"}  # seq from the printed bid (a level index if --price-levels)
+PRICE_KEYED = {"tickwire", "tickwire-record", "tickwire-metrics", "tickwire-busy", "tickwire-conflate",
+               "tickwire-busy-conflate", "naive", "cryptofeed"}  # seq from the printed bid (a level index if --price-levels)
 EXTRACT = {
     "tickwire": _seq_tickwire,
     "tickwire-record": _seq_tickwire,
     "tickwire-metrics": _seq_tickwire,
     "tickwire-busy": _seq_tickwire,
     "tickwire-conflate": _seq_tickwire,
+    "tickwire-busy-conflate": _seq_tickwire,
     "floor": _seq_floor,
     "floor-busy": _seq_floor,
     "naive": _seq_naive,

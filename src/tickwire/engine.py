@@ -8,6 +8,7 @@ sinks when picows says the frame was the last one of the socket read.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import signal
 import sys
@@ -109,10 +110,12 @@ async def busy_poll() -> None:
     instead of after the thread is woken, and the CPU never idles into a cold cache."""
     loop = asyncio.get_running_loop()
     call_soon = loop.call_soon
+    give_way = os.sched_yield
     spinning = True
 
     def spin() -> None:
         if spinning:
+            give_way()  # another thread ready on this CPU (a reader of our output) runs now
             call_soon(spin)
 
     call_soon(spin)

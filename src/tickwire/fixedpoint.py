@@ -127,7 +127,10 @@ class _ScaledMemo:
     __slots__ = ("scale", "max_entries", "memo")
 
     # ``memo`` maps already converted keys to values; hot paths may read it directly
-    # (``memo.get(key) or cache.convert(key)``) and must never write to it.
+    # (``memo.get(text) or prices.parse(text)``, ``memo.get(value) or texts.format(value)``)
+    # and must never write to it. Each subclass's ``_miss`` converts a key and stores it:
+    # ``_store`` does the storing, and the two per-frame ones (PriceCache, TextCache) spell it
+    # out themselves (a Python call less per miss).
 
     def __init__(self, scale: int, max_entries: int = MEMO_ENTRIES) -> None:
         _check_scale(scale)
@@ -137,11 +140,7 @@ class _ScaledMemo:
         self.max_entries = max_entries
         self.memo: dict = {}
 
-    def _convert(self, key):  # type: ignore[no-untyped-def]
-        raise NotImplementedError
-
-    def _miss(self, key):  # type: ignore[no-untyped-def]
-        value = self._convert(key)
+    def _store(self, key, value):  # type: ignore[no-untyped-def]
         memo = self.memo
         if len(memo) >= self.max_entries:
             memo.clear()
@@ -149,23 +148,28 @@ class _ScaledMemo:
         return value
 
 
-
 class PriceCache(_ScaledMemo):
     """Memoised ``parse_scaled``: market prices repeat, and a hit costs one dict lookup.
 
-    Each newly parsed value's shortest text also goes into the shared ``text_cache`` of the
-    scale, so printing a price that came in costs a lookup rather than a format.
+    Each newly parsed value's text is also noted for the shared ``text_cache`` of the scale
+    (``TextCache.sources``), so printing a price that came in costs a trim of that text rather
+    than a format, and a price that is never printed costs one dict store.
     """
 
-    __slots__ = ("_texts",)
+    __slots__ = ("_sources",)
 
     def __init__(self, scale: int, max_entries: int = MEMO_ENTRIES) -> None:
         super().__init__(scale, max_entries)
-        self._texts = text_cache(scale)
+        self._sources = text_cache(scale).sources
 
-    def _convert(self, key: str) -> int:
-        value = parse_scaled(key, self.scale)
-        self._texts.remember(value, shortest_text(key))
+    def _miss(self, text: str) -> int:
+        value = parse_scaled(text, self.scale)
+        memo = self.memo
+        if len(memo) >= self.max_entries:
+            memo.clear()
+            self._sources.clear()  # so the shared sources stay bounded too
+        memo[text] = value
+        self._sources[value] = text
         return value
 
     def parse(self, text: str) -> int:
@@ -178,24 +182,29 @@ class PriceCache(_ScaledMemo):
 
 
 class TextCache(_ScaledMemo):
-    """Memoised ``format_scaled``."""
+    """Memoised ``format_scaled``. ``sources`` maps values to a decimal text they were parsed
+    from (any spelling; the PriceCaches of the scale fill it and bound it): a miss on such a
+    value trims that text instead of formatting the integer."""
 
-    __slots__ = ()
+    __slots__ = ("sources",)
 
-    def _convert(self, key: int) -> str:
-        return format_scaled(key, self.scale)
+    def __init__(self, scale: int, max_entries: int = MEMO_ENTRIES) -> None:
+        super().__init__(scale, max_entries)
+        self.sources: dict[int, str] = {}
+
+    def _miss(self, value: int) -> str:
+        source = self.sources.get(value)
+        text = format_scaled(value, self.scale) if source is None else shortest_text(source)
+        memo = self.memo
+        if len(memo) >= self.max_entries:
+            memo.clear()
+        memo[value] = text
+        return text
 
     def format(self, value: int) -> str:
         """Exact decimal text of ``value`` at this scale."""
         text = self.memo.get(value)
         return self._miss(value) if text is None else text
-
-    def remember(self, value: int, text: str) -> None:
-        """Store ``text`` as the format of ``value`` (the caller guarantees it is exact)."""
-        memo = self.memo
-        if len(memo) >= self.max_entries:
-            memo.clear()
-        memo[value] = text
 
 
 _TEXT_CACHES: dict[int, TextCache] = {}

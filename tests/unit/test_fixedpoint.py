@@ -5,7 +5,6 @@ Decimal appears only here, as the oracle; the code under test never uses it.
 
 from __future__ import annotations
 
-import gc
 from decimal import Decimal, localcontext
 
 import pytest
@@ -58,10 +57,7 @@ def outcome(fn, *args):
 
 
 def cached_entries(cache: PriceCache) -> int:
-    """How many entries the cache holds, found through the GC rather than a private name."""
-    memos = [obj for obj in gc.get_referents(cache) if isinstance(obj, dict)]
-    assert len(memos) == 1, "expected the cache to hold exactly one dict"
-    return len(memos[0])
+    return len(cache.memo)
 
 
 def reason_of(text: object, scale: int = 8) -> str:
@@ -412,6 +408,14 @@ def test_price_cache_stays_bounded_after_more_distinct_texts_than_its_capacity(
         assert cached_entries(cache) <= max_entries
 
 
+@given(st.integers(1, 64))
+def test_the_spellings_noted_for_the_text_cache_stay_bounded_with_the_price_cache(max_entries):
+    cache = PriceCache(13, max_entries=max_entries)
+    for i in range(3 * max_entries + 1):
+        cache.parse(f"{i}.5")
+    assert len(text_cache(13).sources) <= max_entries  # emptied with the memo, refilled since
+
+
 def test_price_cache_at_default_capacity_stays_bounded():
     cache = PriceCache(8)
     for i in range(cache.max_entries + 1):
@@ -432,4 +436,12 @@ def test_shortest_text_of_any_padded_spelling_equals_format_scaled(value, scale,
 def test_parsing_a_price_teaches_the_shared_text_cache_its_spelling():
     cache = PriceCache(7)
     value = cache.parse("00123.4500000")
-    assert text_cache(7).memo[value] == "123.45" == format_scaled(value, 7)
+    assert text_cache(7).sources[value] == "00123.4500000"
+    assert text_cache(7).format(value) == "123.45" == format_scaled(value, 7)
+
+
+@given(scale_and_text(trailing_zeros=3))
+def test_a_parsed_price_prints_as_format_scaled_prints_its_value(scale_and_text):
+    scale, text = scale_and_text
+    value = PriceCache(scale).parse(text)
+    assert text_cache(scale).format(value) == format_scaled(value, scale)

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tickwire.config import ConfigError, load_config
-from tickwire.fixedpoint import INT64_MAX, DecimalTextError
+from tickwire.fixedpoint import INT64_MAX, DecimalTextError, format_scaled, text_cache
 from tickwire.instruments import InstrumentError, parse_symbol
 from tickwire.venues.base import Channel
 from tickwire.venues.okx import (
@@ -163,7 +163,9 @@ def test_linear_sizes_are_exactly_the_count_times_the_contract_value(case):
         with pytest.raises(DecimalTextError, match="overflow"):
             ContractSizeCache(size_scale, contract).parse(count)
     else:
-        assert ContractSizeCache(size_scale, contract).parse(count) == int(expected)
+        size = ContractSizeCache(size_scale, contract).parse(count)
+        assert size == int(expected)
+        assert text_cache(size_scale).format(size) == format_scaled(size, size_scale)  # not the count
 
 
 @given(contracts_and_counts(), st.integers(min_value=0, max_value=10**6))

@@ -193,11 +193,11 @@ class ContractSizeCache(PriceCache):
         self._count_scale = scale - contract.decimals
         self._units = contract.units
 
-    def _convert(self, key: str) -> int:
-        value = parse_scaled(key, self._count_scale) * self._units
+    def _miss(self, text: str) -> int:  # the value is no spelling of the text: no source noted
+        value = parse_scaled(text, self._count_scale) * self._units
         if value > INT64_MAX:
-            raise DecimalTextError("overflow", key)
-        return value
+            raise DecimalTextError("overflow", text)
+        return self._store(text, value)  # type: ignore[no-any-return]
 
 
 def base_size(value: int, price: int, price_unit: int) -> int:

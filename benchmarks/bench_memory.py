@@ -35,6 +35,7 @@ import multiprocessing
 import os
 import platform
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -168,7 +169,7 @@ def load_average() -> float:
 
 def sampled_run(
     feed_context: contextlib.AbstractContextManager[Feed], venues: list[str], symbols: list[str],
-    duration: float, every: float,
+    duration: float, every: float, run_flags: tuple[str, ...] = (),
 ) -> tuple[list[dict], str, dict]:
     """One ``tickwire run`` against ``feed_context``'s feed for ``duration`` seconds, sampled
     every ``every``; the samples, tickwire's exit summary, and what the feed reported."""
@@ -176,7 +177,7 @@ def sampled_run(
     with feed_context as feed:
         client = subprocess.Popen(
             [*TICKWIRE, "run", "--venues", ",".join(venues), "--symbols", ",".join(symbols),
-             *feed.endpoints, "--sink", "stdout", "--metrics", f"127.0.0.1:{metrics_port}"],
+             *feed.endpoints, "--sink", "stdout", "--metrics", f"127.0.0.1:{metrics_port}", *run_flags],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         try:
@@ -229,7 +230,8 @@ def run(args: argparse.Namespace) -> dict:
         # Not every market step changes every venue's best bid/offer: a short probe says how many
         # frames a step makes, and the step rate is set from it.
         probe_step_rate = args.rate / (len(venues) * len(symbols))
-        probe, _, _ = sampled_run(simulator_feed(venues, symbols, probe_step_rate), venues, symbols, 15.0, 5.0)
+        probe, _, _ = sampled_run(simulator_feed(venues, symbols, probe_step_rate), venues, symbols, 15.0, 5.0,
+                                  args.run_flags)
         step_rate = probe_step_rate * args.rate / frame_rate(probe[1:])
         print(f"probe: {frame_rate(probe[1:]):,.0f} frames/s at {probe_step_rate:,.0f} steps/s per "
               f"symbol; running at {step_rate:,.0f}", flush=True)
@@ -237,7 +239,8 @@ def run(args: argparse.Namespace) -> dict:
         feed_setup = {"step_rate_per_symbol": step_rate}
     date_utc = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     code = {"git": git_state(REPO), "src_fingerprint": src_fingerprint(REPO / "src" / "tickwire")}
-    samples, summary, feed_outcome = sampled_run(feed_context, venues, symbols, args.duration, args.every)
+    samples, summary, feed_outcome = sampled_run(feed_context, venues, symbols, args.duration, args.every,
+                                                 args.run_flags)
     steady = [s for s in samples if s["t_s"] >= args.warmup]
     windows = window_rates(steady)
     return {
@@ -250,6 +253,7 @@ def run(args: argparse.Namespace) -> dict:
         "venues": venues,
         "symbols": symbols,
         "target_rate": args.rate,
+        "run_flags": list(args.run_flags),
         **feed_setup,
         "achieved_rate": frame_rate(steady),
         "window_rate_min": min(windows),
@@ -282,6 +286,8 @@ def main() -> None:
     parser.add_argument("--symbols", help="simulator feed only (default BTC-USDT,ETH-USDT)")
     parser.add_argument("--price-levels", type=int, default=0, metavar="K",
                         help="w2o feed only: 0 (default) every frame has new prices; K: bids cycle over K levels")
+    parser.add_argument("--run-flags", type=shlex.split, default=(), metavar="FLAGS",
+                        help='more flags for tickwire run, e.g. "--busy-poll --conflate"')
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args()
     if args.warmup + 2 * args.every > args.duration:

@@ -44,7 +44,7 @@ __all__ = [
     "write_plot",
 ]
 
-PEERS = "tickwire,tickwire-conflate,floor,naive,cryptofeed"
+PEERS = "tickwire,tickwire-busy-conflate,floor,naive,cryptofeed"
 HARNESS = "wire_to_output.py"
 STEP_CLIENT = "w2o_step_client.py"
 FULL = {"repeats": 3, "rate": 1000.0, "paced_count": 10_000, "maxrate_count": 100_000}

@@ -340,7 +340,7 @@ class Engine:
         def on_down() -> None:
             now = self.clock()
             held = self._held_quotes.get(venue)
-            if held:  # a read that ended with the connection (a close frame): never published
+            if held:  # the connection broke inside a read: what it held is never published
                 self.conflated += len(held)
                 held.clear()
             stopping = self._stopped.is_set()

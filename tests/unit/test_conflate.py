@@ -143,7 +143,7 @@ def test_quotes_held_when_the_connection_ends_are_never_published():
     session = engine.sessions[0]
     session.adapter.on_connected()
     on_frame = engine.frame_consumer(session.adapter)
-    on_frame(lrc[0], 1_000, False)  # the read ends with a close frame, not with this frame
+    on_frame(lrc[0], 1_000, False)  # the connection breaks before the read ends
     session.on_down()
     session.adapter.on_connected()
     on_frame(nkn[0], 2_000, True)  # the first read of the next connection

@@ -199,13 +199,11 @@ class _Listener(WSListener):
             stats.frames += 1
             size = frame.payload_size
             stats.bytes += size
-            if stats.frames > self._budget_end and self._over_rate(recv_ns):
-                pass
-            elif size > self._max_frame_bytes:
+            if not (stats.frames > self._budget_end and self._over_rate(recv_ns)):  # else dropped
+                if size <= self._max_frame_bytes:
+                    self._on_frame(frame.get_payload_as_bytes(), recv_ns, frame.last_in_buffer)
+                    return
                 self._drop("oversized_frame", f"{size} bytes")
-            else:
-                self._on_frame(frame.get_payload_as_bytes(), recv_ns, frame.last_in_buffer)
-                return
         elif msg_type is _PING:
             self._budget_end -= 1
             if stats.frames > self._budget_end and self._over_rate(recv_ns):
@@ -213,8 +211,7 @@ class _Listener(WSListener):
             else:
                 transport.send_pong(frame.get_payload_as_bytes())
         elif msg_type is _CLOSE:
-            if frame.last_in_buffer:  # the lines of the read go out before the connection ends
-                self._on_frame(b"", recv_ns, True)
+            self._on_frame(b"", recv_ns, True)  # no frame follows: the read's lines go out first
             transport.send_close(frame.get_close_code())
             transport.disconnect()
             return

@@ -85,8 +85,16 @@ from tickwire.plots import PlotUnavailableError, write_percentile_plot  # noqa: 
 
 CLIENTS = ("tickwire", "floor", "naive")
 # floor-stamped: calibration, the floor plus a receive stamp per line;
-# tickwire-record: tickwire with ``--record`` into a temporary directory (the recording's cost)
-# tickwire-metrics: tickwire with ``--metrics 127.0.0.1:0`` (stage timing on, endpoint unscraped)
+# tickwire-*: ``tickwire run`` with more flags; tickwire-record records into a temporary directory
+# (the recording's cost), tickwire-metrics times the stages (endpoint unscraped)
+TICKWIRE_CLIENTS = {
+    "tickwire": [],
+    "tickwire-record": ["--record"],  # + the directory, made for each run
+    "tickwire-metrics": ["--metrics", "127.0.0.1:0"],
+    "tickwire-busy": ["--busy-poll"],
+    "tickwire-conflate": ["--conflate"],
+    "tickwire-busy-conflate": ["--busy-poll", "--conflate"],
+}
 # step1 … step5: the roadmap ablation (``tickwire bench --ablation``), w2o_step_client.py's flags
 # per client; step5 is step 4's client, pinned (the ablation starts the earlier steps unpinned)
 STEP_CLIENTS = {
@@ -98,9 +106,9 @@ STEP_CLIENTS = {
     "step4": ["--step", "4"],
     "step5": ["--step", "4"],
 }
-EXTRA_CLIENTS = ("floor-stamped", "floor-busy", "tickwire-record", "tickwire-metrics", "tickwire-busy",
-                 "tickwire-conflate", "tickwire-busy-conflate", *STEP_CLIENTS)
-CONFLATING = {"tickwire-conflate", "tickwire-busy-conflate"}  # one line per socket read at most: throughput is seqs reflected per second
+EXTRA_CLIENTS = ("floor-stamped", "floor-busy", *(k for k in TICKWIRE_CLIENTS if k != "tickwire"), *STEP_CLIENTS)
+# one line per socket read at most: throughput is the seqs reflected per second
+CONFLATING = {kind for kind, flags in TICKWIRE_CLIENTS.items() if "--conflate" in flags}
 # cryptofeed (w2o_cryptofeed_client.py) runs in its own venv: --cryptofeed-python, or peer_venvs.py's
 PEER_CLIENTS = ("cryptofeed",)
 ALL_CPUS = frozenset(os.sched_getaffinity(0))  # where an --unpinned client may run
@@ -120,21 +128,12 @@ def _client_bin(client_python: str, name: str) -> str | None:
 
 def client_command(kind: str, client_python: str, port: int, duration: float) -> list[str]:
     url = f"ws://127.0.0.1:{port}"
-    if kind in ("tickwire", "tickwire-record", "tickwire-metrics", "tickwire-busy", "tickwire-conflate",
-                "tickwire-busy-conflate"):
+    if kind in TICKWIRE_CLIENTS:
         exe = _client_bin(client_python, "tickwire")
         head = [exe] if exe else [client_python, "-m", "tickwire"]
-        extra: list[str] = []
+        extra = list(TICKWIRE_CLIENTS[kind])
         if kind == "tickwire-record":
-            extra = ["--record", tempfile.mkdtemp(prefix="w2o-record-")]
-        elif kind == "tickwire-metrics":
-            extra = ["--metrics", "127.0.0.1:0"]
-        elif kind == "tickwire-busy":
-            extra = ["--busy-poll"]
-        elif kind == "tickwire-conflate":
-            extra = ["--conflate"]
-        elif kind == "tickwire-busy-conflate":
-            extra = ["--busy-poll", "--conflate"]
+            extra.append(tempfile.mkdtemp(prefix="w2o-record-"))
         return head + [
             "run", "--venues", "binance", "--symbols", "BTC-USDT",
             "--endpoint", f"binance={url}", "--sink", "stdout", "--duration", f"{duration:g}",
@@ -202,15 +201,9 @@ def _seq_floor_stamped(line: bytes) -> tuple[int, int, int] | None:
     return got[0], stamp, stamp  # recv_ns == publish_ns: the split is wire | pipe
 
 
-PRICE_KEYED = {"tickwire", "tickwire-record", "tickwire-metrics", "tickwire-busy", "tickwire-conflate",
-               "tickwire-busy-conflate", "naive", "cryptofeed"}  # seq from the printed bid (a level index if --price-levels)
+PRICE_KEYED = {*TICKWIRE_CLIENTS, "naive", "cryptofeed"}  # seq from the printed bid (a level index if --price-levels)
 EXTRACT = {
-    "tickwire": _seq_tickwire,
-    "tickwire-record": _seq_tickwire,
-    "tickwire-metrics": _seq_tickwire,
-    "tickwire-busy": _seq_tickwire,
-    "tickwire-conflate": _seq_tickwire,
-    "tickwire-busy-conflate": _seq_tickwire,
+    **dict.fromkeys(TICKWIRE_CLIENTS, _seq_tickwire),
     "floor": _seq_floor,
     "floor-busy": _seq_floor,
     "naive": _seq_naive,

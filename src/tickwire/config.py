@@ -421,8 +421,6 @@ def _validate_process(config: Config, where: str) -> None:
         )
     if config.role != "all":
         raise ConfigError(f"{where}: process.workers needs role all (role is {config.role})")
-    if config.conflate:
-        raise ConfigError(f"{where}: conflate works in one process: leave out process.workers")
     if config.metrics is not None:
         raise ConfigError(f"{where}: --metrics serves one process; with process.workers the ring "
                           f"and worker counters are printed at exit")

@@ -40,7 +40,9 @@ from tickwire.ring import DOWN, HEARD, QUOTE, TICKER, TRADE, Doorbell, Ring
 from tickwire.transport.session import FrameConsumer
 from tickwire.venues.base import Channel, VenueAdapter
 
-__all__ = ["POLL_BATCH", "RingAggregator", "VenueWorker", "WorkerProcess", "assign_venues", "run_workers"]
+__all__ = [
+    "POLL_BATCH", "RingAggregator", "VenueWorker", "WorkerProcess", "assign_venues", "conflated", "run_workers",
+]
 
 POLL_BATCH = 256  # records read from one ring per poll turn
 _STOP_WAIT_S = 5.0  # how long a stopped worker may take to leave before it is killed
@@ -178,7 +180,8 @@ class RingAggregator(Engine):
 
     def poll(self) -> int:
         """One poll turn: the records waiting in every ring, applied and published; the sinks
-        flushed if anything was. Returns the count of records."""
+        flushed if anything was. With ``conflate``, each ring's batch goes through ``conflated``
+        first. Returns the count of records."""
         on_quote = self.aggregator.on_quote
         sinks = self.sinks
         venue_names = self._venue_names
@@ -188,6 +191,7 @@ class RingAggregator(Engine):
         whole = self.recv_to_published.counts
         quote = Quote
         heard = self._heard.add
+        conflating = self.config.conflate
         total = 0
         for worker in self.workers:
             records = worker.ring.pop(POLL_BATCH)
@@ -195,6 +199,9 @@ class RingAggregator(Engine):
                 continue
             total += len(records)
             self.ring_hop.record(time_ns() - records[0][12])
+            if conflating and len(records) > 1:
+                records, left_out = conflated(records)
+                self.conflated += left_out
             for (_, kind, venue, instrument, price, size, price2, size2, recv_ns, exchange_ns,
                  ident, ident_high, _, _) in records:
                 heard(venue)  # any record means a frame came: liveness as in one process
@@ -341,6 +348,31 @@ class RingAggregator(Engine):
                          f"pid {worker.pid}{cpu}, {ring.written} records, {ring.dropped} dropped "
                          f"(ring full), {ring.torn} torn reads retried, exit status {worker.status}")
         return "\n".join(lines)
+
+
+def conflated(records: list[tuple[int, ...]]) -> tuple[list[tuple[int, ...]], int]:
+    """One ring batch with each venue and instrument's latest quote only (and no quote of a
+    venue from before its ``DOWN`` record): the other records in their order, then the latest
+    quotes; and how many quotes were left out."""
+    latest: dict[tuple[int, int], tuple[int, ...]] = {}
+    others = []
+    left_out = 0
+    for record in records:
+        kind, venue = record[1], record[2]
+        if kind == QUOTE:
+            key = (venue, record[3])
+            if key in latest:
+                left_out += 1
+            latest[key] = record
+        else:
+            if kind == DOWN:  # what that connection said before it ended is not published
+                gone = [key for key in latest if key[0] == venue]
+                for key in gone:
+                    del latest[key]
+                left_out += len(gone)
+            others.append(record)
+    others.extend(latest.values())
+    return others, left_out
 
 
 def _run_loop(main: object) -> None:

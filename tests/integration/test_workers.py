@@ -46,7 +46,10 @@ def record_snapshots(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[MarketQu
     return snapshots
 
 
-@pytest.mark.parametrize("flags", [("--workers", "0"), ("--workers", "2"), ("--workers", "2", "--busy-poll")])
+@pytest.mark.parametrize(
+    "flags",
+    [("--workers", "0"), ("--workers", "2"), ("--workers", "2", "--busy-poll"), ("--workers", "2", "--conflate")],
+)
 def test_every_venues_quotes_arrive_with_the_prices_the_simulator_sent(monkeypatch, flags):
     rendered = {name: record_rendered_touches(monkeypatch, SIM_VENUES[name]) for name in VENUES}
     snapshots = record_snapshots(monkeypatch)
@@ -93,6 +96,8 @@ def test_every_venues_quotes_arrive_with_the_prices_the_simulator_sent(monkeypat
         assert sorted(v for venues, *_ in worker_lines for v in venues.split(", ")) == sorted(VENUES)
         for _, records, dropped, torn, exit_status in worker_lines:
             assert int(records) > 0 and (dropped, torn, exit_status) == ("0", "0", "0")
+    if "--conflate" in flags:
+        assert "quotes conflated)" in stderr
     assert shared_memory_names() <= shared_before
 
 

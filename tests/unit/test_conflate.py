@@ -3,6 +3,7 @@ each symbol's latest quote of the read; every frame is still decoded; trades are
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from hypothesis import given, settings
@@ -11,6 +12,8 @@ from hypothesis import strategies as st
 from tickwire.config import load_config
 from tickwire.engine import Engine
 from tickwire.model import ConsolidatedQuote, Ticker, Trade
+from tickwire.ring import DOWN, QUOTE, TRADE, Doorbell, Ring
+from tickwire.workers import RingAggregator, WorkerProcess, conflated
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "binance"
 SYMBOLS = ["NKN-USDT", "LRC-BTC"]
@@ -162,3 +165,59 @@ def test_a_read_that_ends_on_a_control_frame_publishes_and_flushes_what_waited()
         assert [u.recv_ns for u in sink.updates] == [1_000], conflate
         assert sink.flushed == [1], conflate
         assert session.adapter.stats.errors == {}, conflate  # no frame, so nothing to decode
+
+
+# -- multi-core mode: the aggregator conflates each ring batch ---------------------------------
+
+ring_records = st.lists(
+    st.tuples(st.sampled_from([QUOTE, QUOTE, QUOTE, TRADE, DOWN]), st.integers(0, 2), st.integers(0, 1)),
+    max_size=40,
+).map(lambda rows: [(0, kind, venue, instrument, n, *[0] * 9) for n, (kind, venue, instrument) in enumerate(rows)])
+
+
+def final_state(records: list[tuple]) -> dict:  # type: ignore[type-arg]
+    """What the aggregator ends up with: each (venue, instrument)'s last quote, or gone."""
+    state: dict = {}
+    for record in records:
+        kind, venue, instrument, ident = record[1:5]
+        if kind == QUOTE:
+            state[venue, instrument] = ident
+        elif kind == DOWN:
+            for key in [k for k in state if k[0] == venue]:
+                state[key] = "down"
+    return state
+
+
+@given(ring_records)
+def test_a_conflated_ring_batch_ends_in_the_same_state_with_one_quote_per_source(records):
+    kept, left_out = conflated(records)
+    def live(state: dict) -> dict:  # type: ignore[type-arg]
+        return {key: ident for key, ident in state.items() if ident != "down"}
+
+    assert live(final_state(kept)) == live(final_state(records))
+    quotes = [(r[2], r[3]) for r in kept if r[1] == QUOTE]
+    assert len(quotes) == len(set(quotes))
+    assert [r for r in kept if r[1] != QUOTE] == [r for r in records if r[1] != QUOTE]  # in order
+    assert left_out == sum(r[1] == QUOTE for r in records) - len(quotes)
+
+
+def test_the_ring_aggregator_publishes_a_batch_of_quotes_once_when_conflating():
+    published = {}
+    for conflate in (True, False):
+        config = load_config(None, {"venues": ["binance"], "symbols": ["NKN-USDT"], "sinks": ["none"],
+                                    "conflate": conflate, "process": {"workers": 1}})
+        ring = Ring.create(64)
+        try:
+            aggregator = RingAggregator(config, [WorkerProcess(1, os.getpid(), ["binance"], ring, None)],
+                                        Doorbell())
+            sink = ListSink()
+            aggregator.sinks = [sink]
+            for n in range(5):  # five quotes of one source, read in one poll turn
+                ring.push(QUOTE, 0, 0, 35_000_000 + n, 10**8, 35_100_000, 10**8, 1_000 + n, 0, n, 1_000 + n)
+            assert aggregator.poll() == 5
+        finally:
+            ring.close()
+        published[conflate] = [(u.bid, u.recv_ns) for u in sink.updates]
+        assert aggregator.conflated == (4 if conflate else 0)
+    assert published[True] == [(35_000_004, 1_004)] == published[False][-1:]
+    assert len(published[False]) == 5

@@ -52,7 +52,6 @@ def test_workers_and_pin_come_from_flags_or_the_process_table(tmp_path):
         ({"workers": 1, "ring_slots": 1000}, {}, "ring_slots must be a power of two"),
         ({"workers": 1, "ring_full": "block"}, {}, "ring_full must be one of drop, wait"),
         ({"workers": 1}, {"metrics": "127.0.0.1:0"}, "--metrics serves one process"),
-        ({"workers": 1}, {"conflate": True}, "conflate works in one process"),
         ({"workers": -1}, {}, "workers must be >= 0"),
         ({"pin": [4096]}, {}, "process.pin: CPU 4096 is not available"),
     ],

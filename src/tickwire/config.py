@@ -164,8 +164,8 @@ class Config(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     ws: WsConfig = WsConfig()
     stage_sample: int = 64  # with metrics: the frames that end a socket read and every Nth one
     # inside a burst are timed (1: every frame)
-    conflate: bool = False  # aggregate and publish once per socket read, each symbol's latest
-    # quote of the read (every frame is still decoded); off: one update per quote
+    conflate: bool = False  # aggregate (or, role ingest, publish) once per socket read, each
+    # symbol's latest quote of the read (every frame is still decoded); off: once per quote
     stdout_when_full: str = "drop-oldest"  # a stdout pipe its reader does not empty: drop-oldest
     # lines past a bounded backlog (ingestion never waits), or wait for the reader (no line lost)
 
@@ -362,8 +362,8 @@ def _validate_scaleout(config: Config, where: str) -> None:
         if nats.url is not None:
             raise ConfigError(f"{where}: a NATS URL needs role ingest or aggregate (role is all)")
         return
-    if config.conflate:
-        raise ConfigError(f"{where}: conflate works with role all (role is {role})")
+    if config.conflate and role == "aggregate":
+        raise ConfigError(f"{where}: conflate holds a venue connection's quotes: role all or ingest")
     if nats.url is None:
         raise ConfigError(f"{where}: role {role} needs a NATS URL (--nats nats://HOST:4222)")
     _checked_url(nats.url, ("nats", "tls"), f"{where}: nats.url", "nats://HOST:PORT or tls://HOST:PORT")

@@ -13,13 +13,14 @@ import random
 import signal
 import sys
 import time
-from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from tickwire.aggregate import Aggregator
 from tickwire.config import Config
+from tickwire.conflation import QuoteHold
 from tickwire.instruments import Instrument
 from tickwire.metrics import FAST_BUCKET, FAST_LIMIT_NS, VenueStages, micros
-from tickwire.model import ConsolidatedQuote, Event, Quote, Ticker, Trade
+from tickwire.model import ConsolidatedQuote, Quote, Ticker, Trade
 from tickwire.sinks.stdout import StdoutSink
 from tickwire.sinks.ws import WsSink
 from tickwire.transport.rest import NeedsMetadata, metadata_loader
@@ -156,9 +157,7 @@ class Engine:
         self.sinks = sinks
         self.stages = {name: VenueStages() for name in config.venues} if timed else {}
         self.updates = 0
-        self.conflated = 0  # quotes never aggregated: a later one of the same read replaced them,
-        # or their connection ended before the read did (``config.conflate``)
-        self._held_quotes: dict[str, dict[str, Quote]] = {}  # conflating: by venue, as frame_consumer
+        self.quote_holds: dict[str, QuoteHold] = {}  # conflating: by venue, made by frame_consumer
         channels = frozenset(config.channels)
         self._publish_trades = Channel.TRADES in channels
         self._publish_tickers = Channel.TICKER in channels
@@ -248,25 +247,8 @@ class Engine:
             kept = venue_recorder.recorder.kept
             kept_prefixes, kept_times, kept_payloads = kept.prefixes, kept.times, kept.payloads
         conflating = self.config.conflate
-        held: dict[str, Quote] = {}  # conflating: each symbol's latest quote of this socket read
-        self._held_quotes[adapter.name] = held  # a connection that ends forgets them
-
-        def hold(events: Sequence[Event], last_in_buffer: bool) -> list[Event]:
-            """Keep each quote until the read ends (a later one of its symbol replaces it); at
-            the end of the read, let the symbols' latest quotes through. Trades and tickers pass."""
-            passing = []
-            for event in events:
-                if type(event) is quote_type:
-                    symbol = event.symbol
-                    if symbol in held:
-                        self.conflated += 1
-                    held[symbol] = event  # type: ignore[assignment]
-                else:
-                    passing.append(event)
-            if last_in_buffer:
-                passing.extend(held.values())
-                held.clear()
-            return passing
+        hold = self.quote_holds[adapter.name] = QuoteHold()
+        held, let_through = hold.held, hold.let_through
 
         sample_every = self.config.stage_sample
         countdown = sample_every  # frames of a burst until the next one timed at every stage
@@ -283,7 +265,7 @@ class Engine:
             else:  # no frame: the read ended on one that is no data (a ping, a close)
                 events = ()
             if conflating and (held or not last_in_buffer):  # a lone frame goes straight through
-                events = hold(events, last_in_buffer)
+                events = let_through(events, last_in_buffer)
             staged = False
             if timed:
                 countdown -= 1
@@ -339,10 +321,9 @@ class Engine:
     def _venue_down_handler(self, venue: str, venue_recorder: VenueRecorder | None):  # type: ignore[no-untyped-def]
         def on_down() -> None:
             now = self.clock()
-            held = self._held_quotes.get(venue)
-            if held:  # the connection broke inside a read: what it held is never published
-                self.conflated += len(held)
-                held.clear()
+            hold = self.quote_holds.get(venue)
+            if hold is not None:  # the connection broke inside a read: held quotes never go out
+                hold.forget()
             stopping = self._stopped.is_set()
             if venue_recorder is not None:  # recorded here, so a replay drops it at this very time
                 session = next(s for s in self.sessions if s.name == venue)
@@ -410,6 +391,12 @@ class Engine:
                 sink.close()
             if self.recorder is not None:
                 self.recorder.close()  # after the sessions: their disconnects are recorded too
+
+    @property
+    def conflated(self) -> int:
+        """Quotes never aggregated (``config.conflate``): a later one of the same socket read
+        replaced them, or their connection broke before the read ended."""
+        return sum(hold.conflated for hold in self.quote_holds.values())
 
     def summary(self) -> str:
         """Counters of the run so far, one line per venue (for stderr at exit)."""

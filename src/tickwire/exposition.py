@@ -131,8 +131,8 @@ async def prometheus_text(
     if isinstance(node, Engine):
         _session_families(out, node.sessions)
         out.family("tickwire_quotes_conflated_total", "counter",
-                   "Quotes never aggregated (conflate): replaced by a later quote of the same symbol "
-                   "and socket read, or the connection ended first.")
+                   "Quotes never let through (conflate): replaced by a later quote of the same "
+                   "symbol and socket read, or the connection broke first.")
         out.sample("tickwire_quotes_conflated_total", {}, node.conflated)
         for family in sink_families(sink_status(node.sinks)):
             out.family(family.name, family.kind, family.help)

@@ -168,6 +168,7 @@ class RingAggregator(Engine):
         self.doorbell = doorbell
         self.failed: WorkerProcess | None = None
         self.records = 0
+        self._conflated = 0  # quotes ``conflated`` left out of ring batches
         self.ring_hop = LatencyHistogram()  # a record's push -> its poll turn (oldest of a batch)
         self.recv_to_published = LatencyHistogram()
         self._heard: set[int] = set()  # venue ids with records since the last sweep
@@ -201,7 +202,7 @@ class RingAggregator(Engine):
             self.ring_hop.record(time_ns() - records[0][12])
             if conflating and len(records) > 1:
                 records, left_out = conflated(records)
-                self.conflated += left_out
+                self._conflated += left_out
             for (_, kind, venue, instrument, price, size, price2, size2, recv_ns, exchange_ns,
                  ident, ident_high, _, _) in records:
                 heard(venue)  # any record means a frame came: liveness as in one process
@@ -227,6 +228,11 @@ class RingAggregator(Engine):
             for sink in sinks:
                 sink.flush()
         return total
+
+    @property
+    def conflated(self) -> int:
+        """Quotes left out of ring batches (``config.conflate``; see ``conflated``)."""
+        return self._conflated
 
     def _apply_other(self, kind: int, venue: str, symbol: str, price: int, size: int, side: int,
                      recv_ns: int, exchange_ns: int, ident: int) -> None:

@@ -399,3 +399,30 @@ def test_an_ingest_node_records_each_frame_before_it_publishes_the_events(tmp_pa
     assert [(r.payload, r.time_ns) for r in records] == [(frame, 1_795_000_000_000_000_000)]
     assert [subject for subject, _ in link.published] == ["tickwire.quote.binance.BTC-USDT"]
     assert node.stages["binance"].by_name["recv_to_sent"].count == 1
+
+
+def test_a_conflating_ingest_node_publishes_each_symbols_latest_quote_once_per_read():
+    from tickwire.scaleout.ingest import IngestNode
+
+    class Link:
+        def __init__(self) -> None:
+            self.published: list[tuple[str, bytes]] = []
+
+        def publish(self, subject: str, payload: bytes) -> bool:
+            self.published.append((subject, payload))
+            return True
+
+    config = load_config(None, {"role": "ingest", "venues": ["binance"], "symbols": [SYMBOL], "conflate": True,
+                                "nats": {"url": "nats://127.0.0.1:4222", "node": "i"}})
+    link = Link()
+    node = IngestNode(config, link=link)  # type: ignore[arg-type]
+    on_frame = node.sessions[0].on_frame
+    for u in (7, 8, 9):  # one socket read of three quotes
+        frame = (b'{"stream":"btcusdt@bookTicker","data":{"u":%d,"s":"BTCUSDT","b":"67012.0%d",'
+                 b'"B":"1.2","a":"67013.41","A":"0.8"}}' % (u, u))
+        on_frame(frame, 1_795_000_000_000_000_000 + u, u == 9)
+    (subject, payload), = link.published
+    assert subject == "tickwire.quote.binance.BTC-USDT"
+    sent = msgspec.msgpack.decode(payload, type=Envelope[Quote])
+    assert (sent.event.update_id, sent.seq) == (9, 1)
+    assert node.conflated == 2

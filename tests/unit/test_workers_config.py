@@ -68,8 +68,9 @@ def test_workers_with_record_exit_2_before_anything_starts(tmp_path, capsys):
 
 
 
-def test_conflate_on_a_nats_node_exits_2_naming_the_role(capsys):
-    status = main(["run", "--role", "ingest", "--nats", "nats://127.0.0.1:4222", "--conflate"])
+def test_conflate_on_an_aggregate_node_exits_2_naming_the_roles_it_needs(capsys):
+    status = main(["run", "--role", "aggregate", "--nats", "nats://127.0.0.1:4222", "--conflate"])
     assert status == 2
     err = capsys.readouterr().err
-    assert "conflate works with role all (role is ingest)" in err and len(err.strip().splitlines()) == 1
+    assert "conflate holds a venue connection's quotes: role all or ingest" in err
+    assert len(err.strip().splitlines()) == 1

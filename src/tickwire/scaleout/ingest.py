@@ -20,6 +20,7 @@ import msgspec
 import nats.errors
 
 from tickwire.config import Config
+from tickwire.conflation import QuoteHold
 from tickwire.engine import Engine, stop_on_signals
 from tickwire.families import MetricFamily
 from tickwire.metrics import FAST_BUCKET, FAST_LIMIT_NS, NamedStages, merged, micros
@@ -113,13 +114,20 @@ class IngestNode(Engine):
         time_ns = time.time_ns
         envelope = Envelope
         record = None if venue_recorder is None else venue_recorder.frame
+        conflating = self.config.conflate
+        hold = self.quote_holds[adapter.name] = QuoteHold()
+        held, let_through = hold.held, hold.let_through
 
         def on_frame(payload: bytes, recv_ns: int, last_in_buffer: bool) -> None:
-            if not payload:  # the end of a read: every event is published as it comes
-                return
-            if record is not None:
-                record(payload, recv_ns)
-            for event in decode(payload, recv_ns):
+            if payload:
+                if record is not None:
+                    record(payload, recv_ns)
+                events = decode(payload, recv_ns)
+            else:  # no frame: the read ended on one that is no data
+                events = ()
+            if conflating and (held or not last_in_buffer):  # a lone frame goes straight through
+                events = let_through(events, last_in_buffer)
+            for event in events:
                 out = routes[type(event)][event.symbol]
                 seq = out.seq = out.seq + 1
                 sent_ns = time_ns()

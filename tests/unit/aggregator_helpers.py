@@ -1,4 +1,5 @@
-"""What the aggregator's tests share: quotes written as decimal text, prices read back as text."""
+"""What the aggregator's tests share: quotes written as decimal text, prices read back as text,
+and a sink that keeps what an engine publishes."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from decimal import Decimal
 
 from tickwire.aggregate import Aggregator, PriceRules
 from tickwire.instruments import parse_symbol
-from tickwire.model import ConsolidatedQuote, Quote
+from tickwire.model import ConsolidatedQuote, Quote, Ticker, Trade
 
 BTC = parse_symbol("BTC-USD")
 SCALE = BTC.price_scale
@@ -48,3 +49,27 @@ def current(agg: Aggregator, symbol: str = "BTC-USD") -> ConsolidatedQuote:
     view = agg.views[symbol].current
     assert view is not None
     return view
+
+
+class ListSink:
+    """Keeps what an engine publishes, and how many updates there were at each flush."""
+
+    def __init__(self) -> None:
+        self.updates: list[ConsolidatedQuote] = []
+        self.trades: list[Trade] = []
+        self.flushed: list[int] = []  # len(updates) at each flush
+
+    def publish(self, update: ConsolidatedQuote, publish_ns: int) -> None:
+        self.updates.append(update)
+
+    def publish_trade(self, trade: Trade, publish_ns: int) -> None:
+        self.trades.append(trade)
+
+    def publish_ticker(self, ticker: Ticker, publish_ns: int) -> None:
+        raise AssertionError("no ticker channel in these tests")
+
+    def flush(self) -> None:
+        self.flushed.append(len(self.updates))
+
+    def close(self) -> None:
+        pass

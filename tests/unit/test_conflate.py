@@ -11,38 +11,16 @@ from hypothesis import strategies as st
 
 from tickwire.config import load_config
 from tickwire.engine import Engine
-from tickwire.model import ConsolidatedQuote, Ticker, Trade
+from tickwire.model import ConsolidatedQuote
 from tickwire.ring import DOWN, QUOTE, TRADE, Doorbell, Ring
 from tickwire.workers import RingAggregator, WorkerProcess, conflated
+
+from .aggregator_helpers import ListSink
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "binance"
 SYMBOLS = ["NKN-USDT", "LRC-BTC"]
 BOOK_TICKERS = (FIXTURES / "bookTicker.jsonl").read_bytes().splitlines()
 AGG_TRADES = (FIXTURES / "aggTrade.jsonl").read_bytes().splitlines()
-
-
-class ListSink:
-    """Keeps what the engine publishes, and which flush each update came before."""
-
-    def __init__(self) -> None:
-        self.updates: list[ConsolidatedQuote] = []
-        self.trades: list[Trade] = []
-        self.flushed: list[int] = []  # len(updates) at each flush
-
-    def publish(self, update: ConsolidatedQuote, publish_ns: int) -> None:
-        self.updates.append(update)
-
-    def publish_trade(self, trade: Trade, publish_ns: int) -> None:
-        self.trades.append(trade)
-
-    def publish_ticker(self, ticker: Ticker, publish_ns: int) -> None:
-        raise AssertionError("no ticker channel here")
-
-    def flush(self) -> None:
-        self.flushed.append(len(self.updates))
-
-    def close(self) -> None:
-        pass
 
 
 def engine_and_sink(conflate: bool) -> tuple[Engine, ListSink]:

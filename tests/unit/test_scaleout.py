@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from tickwire.cli import main
 from tickwire.config import load_config
-from tickwire.model import ConsolidatedQuote, Quote, Ticker, Trade
+from tickwire.model import ConsolidatedQuote, Quote, Trade
 from tickwire.scaleout.aggregate_node import AggregateNode, NatsPriceSink
 from tickwire.scaleout.arbitration import (
     TRADE_IDS_KEPT,
@@ -33,41 +33,32 @@ from tickwire.scaleout.codec import (
 )
 from tickwire.venues.registry import VENUES
 
+from .aggregator_helpers import ListSink
+
 SYMBOL = "BTC-USDT"
 SECOND = 1_000_000_000
 
 symbols = st.from_regex(r"[A-Z0-9]{1,8}-[A-Z0-9]{1,8}(-PERP)?", fullmatch=True)
 
 
-class RecordingSink:
+class RecordingLink:
+    """A NATS link that keeps what is published."""
+
     def __init__(self) -> None:
-        self.updates: list[ConsolidatedQuote] = []
-        self.trades: list[Trade] = []
-        self.flushes = 0
+        self.published: list[tuple[str, bytes]] = []
 
-    def publish(self, update: ConsolidatedQuote, publish_ns: int) -> None:
-        self.updates.append(update)
-
-    def publish_trade(self, trade: Trade, publish_ns: int) -> None:
-        self.trades.append(trade)
-
-    def publish_ticker(self, ticker: Ticker, publish_ns: int) -> None:
-        raise AssertionError("no ticker channel in these tests")
-
-    def flush(self) -> None:
-        self.flushes += 1
-
-    def close(self) -> None:
-        pass
+    def publish(self, subject: str, payload: bytes) -> bool:
+        self.published.append((subject, payload))
+        return True
 
 
-def aggregate_node(*flags: str) -> tuple[AggregateNode, RecordingSink]:
+def aggregate_node(*flags: str) -> tuple[AggregateNode, ListSink]:
     overrides: dict[str, object] = {
         "role": "aggregate", "symbols": [SYMBOL], "channels": ["bbo", "trades"],
         "nats": {"url": "nats://127.0.0.1:4222", "node": "agg", "heartbeat": 0.5},
     }
     config = load_config(None, overrides)
-    sink = RecordingSink()
+    sink = ListSink()
     return AggregateNode(config, sinks=[sink]), sink
 
 
@@ -92,7 +83,7 @@ def status(node: AggregateNode, sender: str, venue: str, live: bool, arrive_ns: 
     node.on_status(msgspec.msgpack.encode(message), arrive_ns)
 
 
-def bids(sink: RecordingSink) -> list[int]:
+def bids(sink: ListSink) -> list[int]:
     return [update.bid for update in sink.updates]
 
 
@@ -284,16 +275,11 @@ def test_each_trade_reaches_the_sinks_once_however_many_nodes_carry_it():
 
 
 def test_consolidated_updates_go_to_their_price_subject_with_their_own_numbering():
-    published: list[tuple[str, bytes]] = []
-
-    class Link:
-        def publish(self, subject: str, payload: bytes) -> bool:
-            published.append((subject, payload))
-            return True
-
+    link = RecordingLink()
     node, _ = aggregate_node()
     instruments = [view.instrument for view in node.aggregator.views.values()]
-    sink = NatsPriceSink(Link(), "agg", instruments)  # type: ignore[arg-type]
+    sink = NatsPriceSink(link, "agg", instruments)  # type: ignore[arg-type]
+    published = link.published
     update = node.aggregator.on_quote(quote("binance", 100, 1))
     assert update is not None
     sink.publish(update, 5000)
@@ -377,18 +363,10 @@ def test_an_ingest_node_records_each_frame_before_it_publishes_the_events(tmp_pa
     from tickwire.record.writer import Recorder, RecordSettings
     from tickwire.scaleout.ingest import IngestNode
 
-    class Link:
-        def __init__(self) -> None:
-            self.published: list[tuple[str, bytes]] = []
-
-        def publish(self, subject: str, payload: bytes) -> bool:
-            self.published.append((subject, payload))
-            return True
-
     config = load_config(None, {"role": "ingest", "venues": ["binance"], "symbols": [SYMBOL],
                                 "nats": {"url": "nats://127.0.0.1:4222", "node": "i"}})
     recorder = Recorder(RecordSettings(directory=str(tmp_path)), config)
-    link = Link()
+    link = RecordingLink()
     node = IngestNode(config, link=link, recorder=recorder)  # type: ignore[arg-type]
     frame = (b'{"stream":"btcusdt@bookTicker","data":{"u":7,"s":"BTCUSDT","b":"67012.01",'
              b'"B":"1.2","a":"67013.41","A":"0.8"}}')
@@ -404,17 +382,9 @@ def test_an_ingest_node_records_each_frame_before_it_publishes_the_events(tmp_pa
 def test_a_conflating_ingest_node_publishes_each_symbols_latest_quote_once_per_read():
     from tickwire.scaleout.ingest import IngestNode
 
-    class Link:
-        def __init__(self) -> None:
-            self.published: list[tuple[str, bytes]] = []
-
-        def publish(self, subject: str, payload: bytes) -> bool:
-            self.published.append((subject, payload))
-            return True
-
     config = load_config(None, {"role": "ingest", "venues": ["binance"], "symbols": [SYMBOL], "conflate": True,
                                 "nats": {"url": "nats://127.0.0.1:4222", "node": "i"}})
-    link = Link()
+    link = RecordingLink()
     node = IngestNode(config, link=link)  # type: ignore[arg-type]
     on_frame = node.sessions[0].on_frame
     for u in (7, 8, 9):  # one socket read of three quotes
